@@ -1,0 +1,121 @@
+"""Inference backends: the same network run by PyTorch or ONNX Runtime, and the CPU fast path.
+
+========================  ===========================================================
+``torch``                 eager PyTorch, fp32, CPU or CUDA (the reference)
+``onnxruntime``           the exported fp32 inference graph in ONNX Runtime
+``onnxruntime-int8x2``    the same with the two 9216x1024 FC layers as split-int8
+                          GEMMs (:mod:`.fc_int8`); the fastest accurate CPU backend
+                          here, used only while its measured deviation from the fp32
+                          torch model stays under the 0.1 mm bar
+========================  ===========================================================
+
+Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
+(:mod:`.fc_int8`; ``bench/bench_inference.py`` still times them).
+
+``auto`` picks ``torch`` on CUDA. On CPU it builds the ONNX Runtime candidates that are
+available and accurate enough, times each at batch 1 once per weights content on this machine,
+caches the choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
+"""
+
+import logging
+from typing import Optional
+
+from crossinfonet_ros.backends import cache
+from crossinfonet_ros.backends.artifacts import ModelSource
+from crossinfonet_ros.backends.base import Backend
+
+BACKENDS = ('torch', 'onnxruntime', 'onnxruntime-int8x2')
+# CPU candidates of 'auto', fastest first on this machine (bench/bench_inference.py); the
+# ONNX Runtime ones are timed once per weights content and the faster accurate one is kept.
+AUTO_CPU_ORDER = ('onnxruntime-int8x2', 'onnxruntime', 'torch')
+AUTO_RECORD = 'auto_cpu.json'  # cache record of that choice
+# Backends whose accuracy is checked against the fp32 torch model before use.
+GATED = {'onnxruntime-int8x2': 'int8x2'}
+
+__all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
+           'onnxruntime_available']
+
+
+def onnxruntime_available() -> bool:
+    """True when the onnxruntime (and onnx) packages can be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def create_backend(name: str, source: ModelSource, device: str = 'cpu',
+                   threads: Optional[int] = None) -> Backend:
+    """Build a backend for a weights file's content.
+
+    :param name: one of :data:`BACKENDS` or ``'auto'``
+    :param source: the loaded weights
+    :param device: resolved torch-style device, ``'cpu'`` or ``'cuda:N'``
+    :param threads: ONNX Runtime intra-op threads (default: physical cores)
+    :raises ValueError: unknown name, or a backend that cannot run here (with the reason)
+    """
+    if name == 'auto':
+        return _auto(source, device, threads)
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose 'auto' or one of {BACKENDS}")
+    if name == 'torch':
+        from crossinfonet_ros.backends.torch_backend import TorchBackend
+
+        return TorchBackend(source.model(), device)
+    if not onnxruntime_available():
+        raise ValueError(f'backend {name!r} needs the onnx and onnxruntime packages')
+    from crossinfonet_ros.backends import artifacts
+    from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend
+
+    build = {'onnxruntime': artifacts.fp32_onnx, 'onnxruntime-int8x2': artifacts.int8x2_onnx}[name]
+    backend = OnnxRuntimeBackend(build(source), name, device, threads)
+    if name in GATED:
+        record = artifacts.accuracy_record(source, GATED[name], backend.run)
+        if not record['passed']:
+            raise ValueError(f'backend {name!r} deviates {record["mean_mm"]:.3f} mm from the '
+                             f'fp32 torch model on probe crops (bar {record["bar_mm"]} mm); '
+                             f"use 'onnxruntime'")
+    return backend
+
+
+def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
+    """torch on CUDA; on CPU the faster of the accurate ONNX Runtime backends (timed once per
+    weights content on this machine, the choice cached), torch as the last resort."""
+    if device != 'cpu' or not onnxruntime_available():
+        return create_backend('torch', source, device, threads)
+    from crossinfonet_ros.backends import artifacts
+
+    record = cache.read_record(source.key, AUTO_RECORD)
+    if record and record.get('choice') in AUTO_CPU_ORDER:
+        order = (record['choice'],) + tuple(n for n in AUTO_CPU_ORDER if n != record['choice'])
+        return _first_that_builds(order, source, device, threads)
+    built = {}
+    for name in AUTO_CPU_ORDER[:-1]:  # the ONNX Runtime candidates; torch is slower here
+        try:
+            built[name] = create_backend(name, source, device, threads)
+        except (ValueError, RuntimeError) as error:
+            logging.getLogger(__name__).info('auto: %s not used (%s)', name, error)
+    if not built:
+        return create_backend('torch', source, device, threads)
+    latency = {name: artifacts.batch1_latency_ms(backend.run, source.metadata.input_size)
+               for name, backend in built.items()}
+    choice = min(latency, key=latency.get)
+    cache.write_record(source.key, AUTO_RECORD, {'choice': choice, 'batch1_ms': latency})
+    return built[choice]
+
+
+def _first_that_builds(order, source: ModelSource, device: str,
+                       threads: Optional[int]) -> Backend:
+    reasons = []
+    for name in order:
+        try:
+            return create_backend(name, source, device, threads)
+        except ValueError as error:  # not available or not accurate enough: next one
+            reasons.append(str(error))
+        except RuntimeError as error:  # e.g. an export that failed its check: say so
+            logging.getLogger(__name__).warning('backend %r failed (%s); trying the next',
+                                                name, error)
+            reasons.append(f'{name}: {error}')
+    raise ValueError('no CPU backend could be built: ' + '; '.join(reasons))

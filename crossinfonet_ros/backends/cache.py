@@ -1,0 +1,124 @@
+"""Cache of derived model files (ONNX exports, quantised graphs), keyed by weights content.
+
+``<root>/<key>-<code>/<file>``: ``root`` is ``$CROSSINFONET_ROS_CACHE``, else
+``$XDG_CACHE_HOME/crossinfonet_ros``, else ``~/.cache/crossinfonet_ros``; ``key`` identifies the
+weights content (:func:`crossinfonet_ros.weights.metadata_fingerprint`) and ``code`` the code
+that derives the files (the model, graph, rewrite and export sources and the torch / onnx
+versions), so new weights or new code never reuse a stale file.
+
+Each file is built into a temp file in the same folder and renamed into place: concurrent
+builders (two nodes starting together) each produce a complete file and the last rename wins;
+readers never see a partial file. An unwritable cache falls back to a per-process temp folder.
+Entries unused for :data:`MAX_AGE_DAYS` are deleted when a new entry is made (each is about
+150 MB); deleting the cache by hand is always safe.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+import shutil
+import tempfile
+import time
+from typing import Callable, Optional
+
+from crossinfonet_ros.weights import write_atomically
+
+CACHE_ENV = 'CROSSINFONET_ROS_CACHE'
+MAX_AGE_DAYS = 30
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+# Sources whose changes alter the derived files.
+_CODE = ('model', 'backends/graph.py', 'backends/fc_int8.py', 'onnx_export.py')
+
+_fallback_root: Optional[Path] = None
+
+
+def cache_root() -> Path:
+    """The cache folder in effect (not necessarily existing yet)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'crossinfonet_ros'
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Short digest of the code and library versions that derive the cached files."""
+    import torch
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    try:
+        import onnx
+        import onnxruntime
+
+        digest.update(f'{onnx.__version__}|{onnxruntime.__version__}'.encode())
+    except ImportError:
+        pass
+    for item in _CODE:
+        path = _PACKAGE / item
+        for source in sorted(path.rglob('*.py')) if path.is_dir() else [path]:
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def entry_dir(key: str) -> Path:
+    """Folder of one weights content's derived files, created if needed (see module doc)."""
+    global _fallback_root
+    name = f'{key}-{code_fingerprint()}'
+    folder = cache_root() / name
+    try:
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            _prune(folder.parent, keep=name)
+        if os.access(folder, os.W_OK):
+            os.utime(folder)  # marks the entry as used (see _prune)
+            return folder
+    except OSError:
+        pass
+    if _fallback_root is None:
+        _fallback_root = Path(tempfile.mkdtemp(prefix='crossinfonet_ros-cache-'))
+        logging.getLogger(__name__).warning('cache %s is not writable; using %s for this '
+                                            'process', cache_root(), _fallback_root)
+    folder = _fallback_root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def cached_file(key: str, name: str, build: Callable[[], bytes]) -> Path:
+    """Path of a cached file, building it with ``build()`` (its bytes) when missing.
+
+    :param key: weights content key
+    :param name: file name inside the entry, e.g. ``'fp32.onnx'``
+    :param build: returns the file content; called only on a miss
+    """
+    path = entry_dir(key) / name
+    if not path.is_file():
+        write_atomically(path, build())
+    return path
+
+
+def read_record(key: str, name: str) -> Optional[dict]:
+    """A JSON record stored next to the cached files, or None when absent or unreadable."""
+    try:
+        return json.loads((entry_dir(key) / name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_record(key: str, name: str, record: dict) -> None:
+    """Store a JSON record (atomically) next to the cached files."""
+    write_atomically(entry_dir(key) / name, json.dumps(record, indent=1, sort_keys=True).encode())
+
+
+def _prune(root: Path, keep: str) -> None:
+    """Delete entries not used for MAX_AGE_DAYS (best effort; another process may race)."""
+    limit = time.time() - MAX_AGE_DAYS * 86400
+    for entry in root.iterdir():
+        try:
+            if entry.name != keep and entry.is_dir() and entry.stat().st_mtime < limit:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue

@@ -1,0 +1,135 @@
+"""Tests of crossinfonet_ros.segmentation: nearest-object detection, 3D refinement, tracking."""
+
+import numpy as np
+import pytest
+
+from crossinfonet_ros.camera import D435_640X480
+from crossinfonet_ros.segmentation import Detection, HandDetectorConfig, _BandFrame, detect_hand
+from test_codec import render_scene
+
+CAMERA = D435_640X480
+HAND = np.array([40.0, -20.0, 450.0])  # centre of the 'hand' plate's visible face, mm
+HAND_PLATE = (HAND, 80.0, 100.0)  # a flat hand seen from the front: its pixels average to HAND
+TORSO_PLATE = (np.array([0.0, 100.0, 700.0]), 400.0, 600.0)
+WALL_MM = 1500.0  # beyond the default band (1000 mm)
+TABLE_MM = 400.0  # a horizontal table 400 mm below the camera
+
+
+@pytest.fixture(scope='module')
+def scene():
+    """Hand in front of a torso, a table below, a wall behind; uint16 mm like a D435 frame."""
+    depth = render_scene(CAMERA, plates=[HAND_PLATE, TORSO_PLATE], wall_mm=WALL_MM,
+                         floor_mm=TABLE_MM)
+    return np.round(depth).astype(np.uint16)
+
+
+@pytest.mark.parametrize('downsample', [1, 2, 4])
+def test_finds_the_hand_in_front_of_torso_table_and_wall(scene, downsample):
+    detection = detect_hand(scene, CAMERA, HandDetectorConfig(downsample=downsample))
+    assert detection and detection.found and detection.reason == ''
+    assert not detection.seeded and detection.iterations >= 1
+    np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
+    # The plate covers 80 x 100 mm at 450 mm: (80 fx / z) (100 fy / z) pixels.
+    expected_px = (80 * CAMERA.fx / 450) * (100 * CAMERA.fy / 450)
+    assert detection.pixel_count == pytest.approx(expected_px, rel=0.1)
+
+
+def test_round_hand_lands_on_its_visible_surface():
+    ball = np.array([-60.0, 30.0, 500.0])
+    depth = render_scene(CAMERA, spheres=[(ball, 45.0)], wall_mm=WALL_MM).astype(np.float32)
+    detection = detect_hand(depth, CAMERA)
+    center = detection.center_mm
+    # The visible cap is symmetric about the camera ray through the ball's centre.
+    direction = center / np.linalg.norm(center)
+    assert np.degrees(np.arccos(direction @ (ball / np.linalg.norm(ball)))) < 0.3
+    assert ball[2] - 45 < center[2] < ball[2]
+
+
+def test_flying_pixels_and_nearer_specks_do_not_capture_the_detection(scene):
+    noisy = scene.copy()
+    rng = np.random.default_rng(1)
+    noisy[rng.integers(0, 480, 15), rng.integers(0, 640, 15)] = 200  # flying pixels
+    noisy[50:70, 500:520] = 330  # a small object nearer than the hand
+    detection = detect_hand(noisy, CAMERA)
+    np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
+
+
+def test_tracking_seed_refines_to_the_hand(scene):
+    detection = detect_hand(scene, CAMERA, seed_mm=HAND + [25.0, -15.0, 20.0])
+    assert detection.found and detection.seeded
+    np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
+
+
+def test_lost_track_reports_why_so_the_caller_can_fall_back(scene):
+    lost = detect_hand(scene, CAMERA, seed_mm=[-400.0, -300.0, 500.0])
+    assert not lost and lost.center_mm is None and lost.seeded
+    assert 'seeded cube' in lost.reason and 'min_area_px' in lost.reason
+    assert detect_hand(scene, CAMERA)  # detection without the seed still works
+    broken = detect_hand(scene, CAMERA, seed_mm=[np.nan, 0.0, 400.0])
+    assert not broken and 'seed' in broken.reason
+
+
+@pytest.mark.parametrize('fill', [0.0, np.nan, np.inf, -np.inf, -100.0, 5000.0])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_empty_and_invalid_frames_return_a_reason(fill, dtype):
+    frame = np.full((480, 640), fill, dtype=dtype)
+    detection = detect_hand(frame, CAMERA)
+    assert not detection and detection.center_mm is None
+    assert 'no valid depth' in detection.reason
+    assert not detect_hand(frame, CAMERA, seed_mm=HAND)
+
+
+def test_uint16_zero_frame_and_lone_speck():
+    assert 'no valid depth' in detect_hand(np.zeros((480, 640), np.uint16), CAMERA).reason
+    speck = np.zeros((480, 640), np.uint16)
+    speck[200:206, 300:306] = 500
+    detection = detect_hand(speck, CAMERA)
+    assert not detection and 'too small' in detection.reason
+
+
+def test_garbage_frames_never_raise():
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        frame = rng.uniform(-500, 3000, (480, 640)).astype(np.float32)
+        frame[rng.random((480, 640)) < 0.3] = np.nan
+        frame[rng.random((480, 640)) < 0.1] = np.inf
+        detection = detect_hand(frame, CAMERA)
+        assert isinstance(detection, Detection)
+        assert detection.found or detection.reason
+        if detection.found:
+            assert np.all(np.isfinite(detection.center_mm))
+
+
+def test_without_refinement_the_component_centre_is_returned(scene):
+    detection = detect_hand(scene, CAMERA, HandDetectorConfig(refine_iterations=0))
+    assert detection.iterations == 0
+    np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match='intrinsics'):
+        detect_hand(np.zeros((240, 320), np.uint16), CAMERA)
+    with pytest.raises(ValueError, match='dtype'):
+        detect_hand(np.zeros((480, 640), bool), CAMERA)
+    with pytest.raises(ValueError, match='min_depth_mm < max_depth_mm'):
+        HandDetectorConfig(min_depth_mm=800.0, max_depth_mm=500.0)
+    with pytest.raises(ValueError, match='downsample'):
+        HandDetectorConfig(downsample=0)
+    with pytest.raises(ValueError, match='band_mm'):
+        HandDetectorConfig(band_mm=-1.0)
+
+
+def test_cube_window_keeps_every_point_of_the_cube():
+    """The per-iteration pixel window is an optimisation: it must equal a whole-frame search."""
+    rng = np.random.default_rng(11)
+    depth = rng.uniform(100, 1100, (480, 640)).astype(np.float32)
+    config = HandDetectorConfig(downsample=2)
+    frame = _BandFrame(depth, CAMERA, config)
+    v, u = np.mgrid[0:480:2, 0:640:2]
+    points = CAMERA.backproject(np.stack([u, v, frame.depth], axis=-1))
+    for center in ([0.0, 0.0, 450.0], [-300.0, 200.0, 400.0], [150.0, -100.0, 200.0],
+                   [0.0, 0.0, 980.0], [500.0, 0.0, 300.0]):
+        inside = frame.valid & np.all(np.abs(points - center) <= 125.0, axis=-1)
+        found = frame.cube_points(np.array(center), 125.0)
+        assert found.shape[1] == np.count_nonzero(inside)
+        np.testing.assert_allclose(np.sort(found[2]), np.sort(points[inside][:, 2]))
