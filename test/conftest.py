@@ -1,0 +1,27 @@
+"""Test-session environment: an isolated ROS domain on loopback, and the DDS profile."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every test session gets its own DDS domain so parallel sessions (and a developer's running
+# nodes) never see each other; child processes inherit it. Domain ids 0-101 are safe with the
+# default port mapping.
+os.environ.setdefault('ROS_DOMAIN_ID', str(20 + os.getpid() % 80))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+_profile = ROOT / 'config' / 'fastdds_profile.xml'
+if _profile.exists():
+    os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', str(_profile))
+    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(_profile))
+
+
+def installed_prefix() -> Path:
+    """Install prefix of the crossinfonet_ros package in the colcon workspace."""
+    prefix = os.environ.get('CROSSINFONET_INSTALL')
+    if not prefix:
+        pytest.fail('CROSSINFONET_INSTALL is not set: run the tests with `make test` '
+                    '(or `source scripts/env.sh` first)')
+    return Path(prefix) / 'crossinfonet_ros'
