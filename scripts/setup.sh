@@ -45,7 +45,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   log "installing pinned requirements into $CROSSINFONET_VENV"
   args=()
   for r in "${requirements[@]}"; do args+=(-r "$r"); done
-  "$CROSSINFONET_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+  # This machine kind's pip.conf names local index folders that hold only some packages;
+  # pip warns once per package it does not find there. Keep real errors, drop that noise.
+  "$CROSSINFONET_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "${args[@]}" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   echo "$wanted" >"$stamp"
 fi
 

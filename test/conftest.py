@@ -25,3 +25,20 @@ def installed_prefix() -> Path:
         pytest.fail('CROSSINFONET_INSTALL is not set: run the tests with `make test` '
                     '(or `source scripts/env.sh` first)')
     return Path(prefix) / 'crossinfonet_ros'
+
+
+@pytest.fixture(scope='session')
+def weights(tmp_path_factory):
+    """A random-init weights file and a model cache shared by the session.
+
+    One ONNX export per session: the backends cache their artefacts keyed by the file's content.
+    """
+    from crossinfonet_ros.backends import cache
+    from crossinfonet_ros.backends.probe import random_weights
+    base = tmp_path_factory.getbasetemp() / 'crossinfonet-shared'
+    path = base / 'random.safetensors'
+    if not path.exists():
+        random_weights(path, seed=11)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(cache.CACHE_ENV, str(base / 'cache'))
+        yield path

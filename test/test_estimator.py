@@ -10,26 +10,13 @@ import pytest
 import torch
 
 from crossinfonet_ros.backends import AUTO_RECORD, ModelSource, cache
-from crossinfonet_ros.backends.probe import ACCURACY_BAR_MM, joint_deviation, probe_crops, \
-    random_weights
+from crossinfonet_ros.backends.probe import ACCURACY_BAR_MM, joint_deviation, probe_crops
 from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.codec import crop_hand, decode_heatmap_confidence, denormalize_joints
 from crossinfonet_ros.estimator import HandPoseEstimator, resolve_device
 from crossinfonet_ros.weights import WeightsError, load_weights
 
 torch.set_num_threads(2)
-
-
-@pytest.fixture(scope='module')
-def weights(tmp_path_factory):
-    """Random-init weights and a model cache shared by the session (one export per session)."""
-    base = tmp_path_factory.getbasetemp() / 'crossinfonet-shared'
-    path = base / 'random.safetensors'
-    if not path.exists():
-        random_weights(path, seed=11)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(cache.CACHE_ENV, str(base / 'cache'))
-        yield path
 
 
 @pytest.fixture(scope='module')

@@ -9,29 +9,17 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from crossinfonet_ros.backends import ModelSource, cache
+from crossinfonet_ros.backends import ModelSource
 from crossinfonet_ros.backends.artifacts import fp32_onnx
 from crossinfonet_ros.backends.fc_int8 import BIG_FC_MIN_INPUTS, dynamic_int8_fc, split_int8_fc
 from crossinfonet_ros.backends.graph import InferenceGraph
-from crossinfonet_ros.backends.probe import probe_crops, random_weights
+from crossinfonet_ros.backends.probe import probe_crops
 from crossinfonet_ros.model import CrossInfoNet, ModelConfig
 from crossinfonet_ros.onnx_export import (DEFAULT_TOLERANCE, ExportError, export_onnx,
                                           read_onnx_metadata)
 from crossinfonet_ros.weights import load_weights
 
 torch.set_num_threads(2)
-
-
-@pytest.fixture(scope='module')
-def weights(tmp_path_factory):
-    """Random-init weights and a model cache shared by the session (one export per session)."""
-    base = tmp_path_factory.getbasetemp() / 'crossinfonet-shared'
-    path = base / 'random.safetensors'
-    if not path.exists():
-        random_weights(path, seed=11)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(cache.CACHE_ENV, str(base / 'cache'))
-        yield path
 
 
 @pytest.fixture(scope='module')

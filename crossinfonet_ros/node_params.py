@@ -1,0 +1,106 @@
+"""The hand_pose_node's parameters: names, defaults, descriptions, and the checked values.
+
+ROS-free: node.py declares every entry of :data:`PARAMETERS` with its description and builds
+:class:`NodeParams` from the values once at start (all parameters are read-only: the node reads
+them once, so a later change could not take effect).
+"""
+
+from dataclasses import dataclass
+import math
+from pathlib import Path
+from typing import Iterable, Optional
+
+# Shipped trained weights, relative to a crossinfonet_ros package folder.
+SHIPPED_WEIGHTS = Path('weights') / 'hands2017_synth.safetensors'
+OUTPUT_LAYOUTS = ('native', 'mediapipe21')
+
+# (name, default, description)
+PARAMETERS = (
+    ('weights', '', 'CrossInfoNet .safetensors weights file; empty = the shipped '
+                    'weights/hands2017_synth.safetensors of the installed package'),
+    ('device', 'auto', "Inference device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'"),
+    ('backend', 'auto', "Inference backend: 'auto', 'torch', 'onnxruntime', "
+                        "'onnxruntime-int8x2'"),
+    ('threads', 1, 'Inference threads (ONNX Runtime intra-op; torch set_num_threads)'),
+    ('depth_scale', 0.0, 'Metres per raw depth unit; 0 = from the encoding (16UC1/mono16: '
+                         '0.001, 32FC1: 1)'),
+    ('min_depth', 0.15, 'Nearest depth considered when looking for the hand, m'),
+    ('max_depth', 1.0, 'Farthest depth considered when looking for the hand, m'),
+    ('cube_size', 0.0, 'Side of the crop cube around the hand, m; 0 = the one the weights were '
+                       'trained with'),
+    ('tracking', True, 'Seed the hand search from the previous frame, fall back to detection'),
+    ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
+    ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
+    ('output_layout', 'native', "Joint order of HandPose: 'native' (the weights' layout) or "
+                                "'mediapipe21' (MediaPipe's 21 hand landmarks)"),
+    ('smoothing', False, 'Smooth joint positions over time with a One Euro filter'),
+    ('one_euro_min_cutoff', 1.0, 'One Euro filter cut-off at rest, Hz (lower = smoother)'),
+    ('one_euro_beta', 0.5, 'One Euro filter speed coefficient, 1/m (higher = less lag when '
+                           'moving)'),
+    ('marker_lifetime', 0.5, 'Lifetime of the RViz skeleton markers, s'),
+    ('diagnostics_period', 1.0, 'Period of the /diagnostics status, s'),
+)
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Checked parameter values (units as the parameter descriptions say)."""
+
+    weights: str  # weights file; '' = shipped
+    device: str  # inference device
+    backend: str  # inference backend
+    threads: int  # inference threads
+    depth_scale: float  # metres per raw unit, 0 = from the encoding
+    min_depth: float  # detection band near limit, m
+    max_depth: float  # detection band far limit, m
+    cube_size: float  # crop cube side, m; 0 = from the weights
+    tracking: bool  # seed from the previous frame
+    publish_tf: bool  # per-joint TF frames
+    frame_prefix: str  # TF frame name prefix
+    output_layout: str  # 'native' or 'mediapipe21'
+    smoothing: bool  # One Euro filter on
+    one_euro_min_cutoff: float  # Hz
+    one_euro_beta: float  # 1/m
+    marker_lifetime: float  # s
+    diagnostics_period: float  # s
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.threads < 1:
+            problems.append(f'threads must be >= 1, got {self.threads}')
+        if not (math.isfinite(self.depth_scale) and self.depth_scale >= 0):
+            problems.append(f'depth_scale must be >= 0, got {self.depth_scale}')
+        if not 0 <= self.min_depth < self.max_depth:
+            problems.append(f'need 0 <= min_depth < max_depth, got {self.min_depth} and '
+                            f'{self.max_depth}')
+        if not (math.isfinite(self.cube_size) and self.cube_size >= 0):
+            problems.append(f'cube_size must be >= 0 m, got {self.cube_size}')
+        if self.output_layout not in OUTPUT_LAYOUTS:
+            problems.append(f'output_layout must be one of {OUTPUT_LAYOUTS}, got '
+                            f'{self.output_layout!r}')
+        for name in ('one_euro_min_cutoff', 'marker_lifetime', 'diagnostics_period'):
+            if not getattr(self, name) > 0:
+                problems.append(f'{name} must be > 0, got {getattr(self, name)}')
+        if not self.one_euro_beta >= 0:
+            problems.append(f'one_euro_beta must be >= 0, got {self.one_euro_beta}')
+        if problems:
+            raise ValueError('bad parameters: ' + '; '.join(problems))
+
+    @classmethod
+    def from_values(cls, values: dict) -> 'NodeParams':
+        """Build from ``{name: value}`` (every name of :data:`PARAMETERS`)."""
+        kinds = {name: type(default) for name, default, _ in PARAMETERS}
+        return cls(**{name: kinds[name](values[name]) for name in kinds})
+
+
+def find_shipped_weights(package_paths: Iterable[str]) -> Optional[Path]:
+    """The shipped weights file in the first package folder holding it, else None.
+
+    The package is split between the source tree and the colcon install (``__path__`` has
+    both), so every folder is searched.
+    """
+    for folder in package_paths:
+        candidate = Path(folder) / SHIPPED_WEIGHTS
+        if candidate.is_file():
+            return candidate
+    return None

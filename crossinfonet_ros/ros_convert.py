@@ -1,0 +1,112 @@
+"""sensor_msgs/Image fields -> depth in millimetres (numpy), with specific errors.
+
+ROS-free: takes any object with the Image fields (``height``, ``width``, ``encoding``,
+``is_bigendian``, ``step``, ``data``), so it is tested without rclpy. Supported encodings (REP 118,
+'Depth images'): ``16UC1`` / ``mono16`` in millimetres and ``32FC1`` in metres. Rows may be
+padded (``step`` larger than a row), data may be big-endian.
+
+Output: a (height, width) array in mm, uint16 when the input is millimetre integers with the
+default scale (no copy of the values needed), float32 otherwise; NaN, inf and negative readings
+become 0 (= no reading, the codec's convention).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# encoding -> (numpy dtype without byte order, metres per raw unit by default)
+ENCODINGS = {
+    '16UC1': ('u2', 0.001),
+    'mono16': ('u2', 0.001),
+    '32FC1': ('f4', 1.0),
+}
+# Larger frames are rejected before any allocation: no depth camera exceeds this, and a corrupt
+# header must not make the node allocate gigabytes.
+MAX_SIDE_PX = 8192
+MAX_PIXELS = 4096 * 4096
+
+
+class DepthImageError(ValueError):
+    """An Image message cannot be read as depth; ``kind`` names the problem for statistics."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """The size fields of an Image message, checked."""
+
+    height: int  # rows
+    width: int  # columns
+    step: int  # bytes per row, padding included
+    dtype: np.dtype  # element type with byte order
+
+
+def check_layout(height: int, width: int, encoding: str, is_bigendian: bool, step: int,
+                 data_size: int) -> ImageLayout:
+    """Validate the Image size fields against each other and the data length.
+
+    :raises DepthImageError: unknown encoding, zero or huge size, step shorter than a row, data
+        length different from ``height * step``
+    """
+    if encoding not in ENCODINGS:
+        raise DepthImageError('encoding', f'unsupported depth encoding {encoding!r} (supported: '
+                                          f'{", ".join(ENCODINGS)})')
+    height, width, step = int(height), int(width), int(step)
+    if height <= 0 or width <= 0:
+        raise DepthImageError('size', f'image has zero size: {width}x{height}')
+    if height > MAX_SIDE_PX or width > MAX_SIDE_PX or height * width > MAX_PIXELS:
+        raise DepthImageError('huge', f'image of {width}x{height} is larger than the '
+                                      f'{MAX_SIDE_PX} px side / {MAX_PIXELS} px limit')
+    dtype = np.dtype(('>' if is_bigendian else '<') + ENCODINGS[encoding][0])
+    row_bytes = width * dtype.itemsize
+    if step < row_bytes:
+        raise DepthImageError('step', f'step {step} bytes is shorter than one row of {width} '
+                                      f'{encoding} pixels ({row_bytes} bytes)')
+    if data_size != height * step:
+        which = 'shorter' if data_size < height * step else 'longer'
+        raise DepthImageError('data_size', f'data holds {data_size} bytes, {which} than height '
+                                           f'{height} x step {step} = {height * step}')
+    return ImageLayout(height, width, step, dtype)
+
+
+def depth_to_mm(height: int, width: int, encoding: str, is_bigendian: bool, step: int, data,
+                depth_scale: float = 0.0) -> np.ndarray:
+    """Convert raw Image fields to depth in millimetres.
+
+    :param height: rows
+    :param width: columns
+    :param encoding: '16UC1', 'mono16' (mm) or '32FC1' (m)
+    :param is_bigendian: byte order of ``data``
+    :param step: bytes per row, padding included
+    :param data: the pixel bytes (bytes, bytearray, array.array('B'), memoryview)
+    :param depth_scale: metres per raw unit; 0 = the encoding's default (0.001 for 16-bit,
+        1 for 32FC1)
+    :returns: (height, width) uint16 or float32 depth in mm, 0 = no reading
+    :raises DepthImageError: see :func:`check_layout`; negative or non-finite ``depth_scale``
+    """
+    if not (np.isfinite(depth_scale) and depth_scale >= 0):
+        raise DepthImageError('depth_scale', f'depth_scale must be >= 0 and finite, got '
+                                             f'{depth_scale}')
+    raw = np.frombuffer(memoryview(data).cast('B'), dtype=np.uint8)
+    layout = check_layout(height, width, encoding, is_bigendian, step, raw.size)
+    rows = raw.reshape(layout.height, layout.step)[:, :layout.width * layout.dtype.itemsize]
+    # A padded or byte-swapped view is copied once into a native, contiguous array.
+    values = np.ascontiguousarray(rows).view(layout.dtype).astype(layout.dtype.newbyteorder('='),
+                                                                  copy=False)
+    default_scale = ENCODINGS[encoding][1]
+    scale_mm = (depth_scale or default_scale) * 1000.0
+    if values.dtype == np.uint16 and scale_mm == 1.0:
+        return values
+    depth = values.astype(np.float32) * np.float32(scale_mm)
+    # NaN compares False: NaN, inf and negative readings all become "no reading".
+    depth[~((depth > 0) & (depth < np.inf))] = 0.0
+    return depth
+
+
+def image_to_mm(msg, depth_scale: float = 0.0) -> np.ndarray:
+    """:func:`depth_to_mm` of a sensor_msgs/Image (or any object with its fields)."""
+    return depth_to_mm(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian), msg.step,
+                       msg.data, depth_scale)

@@ -1,0 +1,393 @@
+"""Train CrossInfoNet: ``python -m training.train --dataset synthetic --out runs/x``.
+
+Defaults follow the paper / released code (spec 2.x): Adam, lr 1e-3 times 0.96 per epoch, drop
+probability 0.4, coupled weight decay 1e-5 inside the loss, batch 128 (use 32-64 on a CPU).
+
+Synthetic data are rendered on the fly; an "epoch" is ``--train-size`` fresh renders (default
+4096), far shorter than a real-data epoch, so the 0.96 decay, validation and checkpoints come
+often. The model kept as ``best.pt`` is the one with the lowest error on the VALIDATION split (a
+held-out seed for synthetic data, a held-out part of the training split for real data); the
+test split is never looked at.
+
+Every ``RUN_DIR/checkpoint.pt`` holds model, optimiser, scheduler, AMP scaler, epoch and step,
+the epoch's running sums and the python / numpy / torch RNG states; it is written atomically at
+every epoch end, every ``--checkpoint-minutes`` and on stopping (``--max-steps`` /
+``--time-budget``). The batch order and augmentation draws depend only on (seed, epoch, index),
+so ``--resume`` continues exactly where the run stopped, even mid-epoch.
+
+Multi-GPU: ``torchrun --nproc_per_node N -m training.train ...`` (same arguments). Each rank
+takes every N-th batch of the epoch's shuffled batch list (the job of a DistributedSampler); only
+rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from pathlib import Path
+import random
+import sys
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from crossinfonet_ros.layouts import LAYOUTS
+from crossinfonet_ros.model import CrossInfoLoss, CrossInfoNet, LossConfig, ModelConfig
+from training import checkpoint as ckpt
+from training.data_setup import DataError, build_data
+from training.engine import RunningStats, evaluate, train_steps
+
+DATASET_CHOICES = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
+# --variant -> (ModelConfig.variant, heatmaps): the four rows of the paper's Table 1 (spec 1.8).
+VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
+                   'base_hm': ('base', True), 'base': ('base', False)}
+# Options that a resumed run may change; every other option comes from the checkpoint.
+RUN_CONTROL = ('epochs', 'max_steps', 'time_budget', 'workers', 'device', 'threads',
+               'checkpoint_minutes', 'progress')
+DEFAULT_EPOCHS = 100
+CSV_FIELDS = ('epoch', 'steps', 'samples', 'lr', 'train_loss', 'train_error_mm',
+              'val_error_mm', 'best_val_error_mm', 'seconds')
+
+
+class UsageError(Exception):
+    """A bad argument or data root: reported as one line before any work starts."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = _Parser(prog='python -m training.train', description=__doc__.split('\n')[0])
+    add = parser.add_argument
+    add('--dataset', default='synthetic', choices=DATASET_CHOICES, help='training data')
+    add('--root', help='dataset root folder (real datasets)')
+    add('--variant', default='cross_hm', choices=tuple(VARIANT_CONFIGS),
+        help='network variant (paper Table 1)')
+    add('--layout', help='joint layout (synthetic: any; real data: the dataset\'s own)')
+    add('--epochs', type=int, help=f'epochs to reach (default {DEFAULT_EPOCHS})')
+    add('--batch-size', type=int, default=128, help='batch size per process (spec: 128)')
+    add('--lr', type=float, default=1e-3, help='Adam learning rate (spec 2.4)')
+    add('--lr-decay', type=float, default=0.96, help='lr factor per epoch (spec 2.4)')
+    add('--dropout', type=float, default=0.4, help='drop probability of the FC layers')
+    add('--weight-decay', type=float, default=1e-5, help='coupled L2 factor in the loss')
+    add('--device', help='auto (default), cpu or cuda')
+    add('--out', required=True, help='run directory (checkpoints, metrics.csv, tb/)')
+    add('--resume', action='store_true', help='continue the run in --out')
+    add('--seed', type=int, default=0, help='seed of initialisation, data order and data')
+    add('--workers', type=int, help='DataLoader worker processes (default 0: main process)')
+    add('--threads', type=int, help='torch CPU threads (default min(2, cores))')
+    add('--cube', type=float, help='crop cube side, mm (synthetic default 250)')
+    add('--train-size', type=int, default=4096, help='synthetic: renders per epoch')
+    add('--val-size', type=int, help='validation samples (synthetic default 256)')
+    add('--fixed-pool', action='store_true', help='synthetic: same renders every epoch')
+    add('--max-steps', type=int, help='stop after this many optimiser steps in total')
+    add('--time-budget', type=float, help='stop after this many seconds of this invocation')
+    add('--checkpoint-minutes', type=float, help='also checkpoint mid-epoch this often')
+    add('--progress', choices=('bar', 'none'), help='tqdm bar per epoch (default bar)')
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse and check the arguments; on resume, merge with the checkpoint's.
+
+    :raises UsageError: one-line description of the first problem
+    """
+    args = build_parser().parse_args(argv)
+    run_dir = Path(args.out)
+    checkpoint_path = run_dir / ckpt.CHECKPOINT_NAME
+    if args.resume:
+        if not checkpoint_path.is_file():
+            raise UsageError(f'--resume: no checkpoint at {checkpoint_path}')
+        try:
+            saved = ckpt.load_checkpoint(checkpoint_path)['args']
+        except ckpt.CheckpointError as error:
+            raise UsageError(str(error)) from None
+        given = vars(args)
+        merged = dict(saved)
+        for key in RUN_CONTROL:
+            if given.get(key) is not None:
+                merged[key] = given[key]
+        merged['resume'], merged['out'] = True, args.out
+        args = argparse.Namespace(**merged)
+    elif checkpoint_path.exists():
+        raise UsageError(f'{run_dir} already holds a checkpoint: pass --resume or another --out')
+    _fill_defaults(args)
+    _check_args(args)
+    return args
+
+
+def _fill_defaults(args: argparse.Namespace) -> None:
+    args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    args.device = args.device or 'auto'
+    args.workers = 0 if args.workers is None else args.workers
+    args.threads = args.threads or min(2, os.cpu_count() or 1)
+    args.progress = args.progress or 'bar'
+    if args.dataset == 'synthetic':
+        args.cube = 250.0 if args.cube is None else args.cube  # renderer default (synth/scene)
+        args.layout = args.layout or 'hands2017'
+        args.val_size = 256 if args.val_size is None else args.val_size
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    positive = {'--epochs': args.epochs, '--batch-size': args.batch_size, '--lr': args.lr,
+                '--threads': args.threads, '--train-size': args.train_size}
+    for name, value in positive.items():
+        if value is None or value <= 0:
+            raise UsageError(f'{name} must be positive, got {value}')
+    for name, value in (('--max-steps', args.max_steps), ('--time-budget', args.time_budget),
+                        ('--cube', args.cube), ('--checkpoint-minutes',
+                                                args.checkpoint_minutes)):
+        if value is not None and value <= 0:
+            raise UsageError(f'{name} must be positive, got {value}')
+    if not 0 < args.lr_decay <= 1:
+        raise UsageError(f'--lr-decay must be in (0, 1], got {args.lr_decay}')
+    if not 0 <= args.dropout < 1:
+        raise UsageError(f'--dropout must be in [0, 1), got {args.dropout}')
+    if args.weight_decay < 0:
+        raise UsageError(f'--weight-decay must be >= 0, got {args.weight_decay}')
+    if args.workers < 0:
+        raise UsageError(f'--workers must be >= 0, got {args.workers}')
+    if args.val_size is not None and args.val_size <= 0:
+        raise UsageError(f'--val-size must be positive, got {args.val_size}')
+    if args.layout is not None and args.layout not in LAYOUTS:
+        raise UsageError(f'unknown --layout {args.layout!r}; valid: {", ".join(sorted(LAYOUTS))}')
+    if args.device not in ('auto', 'cpu', 'cuda'):
+        raise UsageError(f'--device must be auto, cpu or cuda, got {args.device!r}')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise UsageError('--device cuda: no CUDA device is available')
+    if args.dataset == 'synthetic':
+        if args.train_size < args.batch_size:
+            raise UsageError(f'--train-size {args.train_size} is smaller than --batch-size'
+                             f' {args.batch_size}')
+    else:
+        if not args.root:
+            raise UsageError(f'--dataset {args.dataset} needs --root')
+        if not Path(args.root).is_dir():
+            raise UsageError(f'--root {args.root} is not a directory')
+
+
+def model_config_for(args: argparse.Namespace, layout: str) -> ModelConfig:
+    """The network configuration of a run."""
+    variant, heatmaps = VARIANT_CONFIGS[args.variant]
+    return ModelConfig.from_layout(layout, variant=variant, heatmaps=heatmaps,
+                                   dropout=args.dropout)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def _distributed() -> tuple:
+    """(rank, world size); initialises the process group under torchrun."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1:
+        return 0, 1
+    backend = 'nccl' if torch.cuda.is_available() else 'gloo'
+    torch.distributed.init_process_group(backend)
+    return torch.distributed.get_rank(), world
+
+
+def _device(args: argparse.Namespace, world: int) -> torch.device:
+    if args.device == 'cpu' or (args.device == 'auto' and not torch.cuda.is_available()):
+        return torch.device('cpu')
+    local = int(os.environ.get('LOCAL_RANK', '0')) if world > 1 else 0
+    torch.cuda.set_device(local)
+    return torch.device('cuda', local)
+
+
+def epoch_batches(size: int, batch_size: int, seed: int, epoch: int, rank: int,
+                  world: int) -> list:
+    """This rank's batches (lists of item indices) of one epoch; full batches only.
+
+    :param size: items per epoch
+    :param batch_size: items per batch
+    :param seed: run seed
+    :param epoch: epoch number
+    :param rank: this process's rank
+    :param world: number of processes
+    """
+    order = np.random.default_rng((int(seed), int(epoch), 0x5EED)).permutation(size)
+    count = (size // batch_size) // world * world
+    batches = [order[i * batch_size:(i + 1) * batch_size].tolist() for i in range(count)]
+    return batches[rank::world]
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train as ``args`` say; return a summary (best validation error, epochs, steps).
+
+    :param args: from :func:`parse_args`
+    """
+    rank, world = _distributed()
+    device = _device(args, world)
+    torch.set_num_threads(args.threads)
+    writer_rank = rank == 0
+    run_dir = Path(args.out)
+    data = build_data(args)
+    config = model_config_for(args, data.layout)
+    _seed_everything(args.seed)
+    model = CrossInfoNet(config).to(device)
+    criterion = CrossInfoLoss(config, LossConfig(weight_decay=args.weight_decay))
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+    scaler = torch.amp.GradScaler('cuda') if device.type == 'cuda' else None
+    state = {'epoch': 0, 'step': 0, 'global_step': 0, 'stats': RunningStats(),
+             'best': float('inf'), 'seconds': 0.0}
+    if args.resume:
+        saved = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME)
+        model.load_state_dict(saved['model'])
+        optimizer.load_state_dict(saved['optimizer'])
+        scheduler.load_state_dict(saved['scheduler'])
+        if scaler is not None and saved.get('scaler'):
+            scaler.load_state_dict(saved['scaler'])
+        state.update(epoch=saved['epoch'], step=saved['step'], global_step=saved['global_step'],
+                     stats=RunningStats(**saved['stats']), best=saved['best'],
+                     seconds=saved['seconds'])
+        ckpt.restore_rng_state(saved['rng'])
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == 'cuda' else None)
+    if writer_rank:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        from torch.utils.tensorboard import SummaryWriter
+        board = SummaryWriter(str(run_dir / 'tb'))
+    meta = {'model_config': config.to_dict(), 'layout': data.layout, 'cube_mm': data.cube_mm}
+    started = time.monotonic()
+    last_save = [started]
+    seconds_before = state['seconds']
+
+    def save(path_name: str = ckpt.CHECKPOINT_NAME) -> None:
+        if not writer_rank:
+            return
+        state['seconds'] = seconds_before + time.monotonic() - started
+        ckpt.save_atomically(run_dir / path_name, {
+            'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scheduler': scheduler.state_dict(),
+            'scaler': scaler.state_dict() if scaler is not None else {},
+            'epoch': state['epoch'], 'step': state['step'],
+            'global_step': state['global_step'], 'stats': state['stats'].to_dict(),
+            'best': state['best'], 'seconds': state['seconds'], 'rng': ckpt.capture_rng_state(),
+            'args': vars(args), **meta})
+        last_save[0] = time.monotonic()
+
+    stopped = False
+    while state['epoch'] < args.epochs and not stopped:
+        epoch = state['epoch']
+        data.set_epoch(epoch)
+        batches = epoch_batches(len(data.train), args.batch_size, args.seed, epoch, rank, world)
+        loader = DataLoader(data.train, batch_sampler=batches[state['step']:],
+                            num_workers=args.workers)
+        bar = tqdm(total=len(batches), initial=state['step'], desc=f'epoch {epoch + 1}',
+                   disable=not writer_rank or args.progress == 'none', mininterval=5,
+                   dynamic_ncols=True)
+
+        def after_step(stats: RunningStats) -> bool:
+            state['step'] += 1
+            state['global_step'] += 1
+            bar.update(1)
+            bar.set_postfix(loss=f'{stats.loss:.4f}', err_mm=f'{stats.error_mm:.1f}')
+            if args.max_steps is not None and state['global_step'] >= args.max_steps:
+                return True
+            now = time.monotonic()
+            if args.time_budget is not None and now - started >= args.time_budget:
+                return True
+            if args.checkpoint_minutes and now - last_save[0] >= 60 * args.checkpoint_minutes \
+                    and state['step'] < len(batches):
+                save()
+            return False
+
+        stopped = train_steps(net, criterion, optimizer, loader, device, state['stats'],
+                              scaler, after_step)
+        bar.close()
+        if state['step'] < len(batches):  # stopped mid-epoch: keep the position
+            stopped = True
+            save()
+            break
+        _finish_epoch(args, model, data, device, state, optimizer, board if writer_rank else None,
+                      run_dir if writer_rank else None, meta)
+        scheduler.step()
+        state['epoch'] += 1
+        state['step'] = 0
+        state['stats'] = RunningStats()
+        save()
+        stopped = stopped or (args.max_steps is not None
+                              and state['global_step'] >= args.max_steps)
+    if writer_rank:
+        board.close()
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return {'best_val_error_mm': state['best'], 'epochs': state['epoch'],
+            'global_step': state['global_step'], 'run_dir': str(run_dir)}
+
+
+def _finish_epoch(args, model, data, device, state, optimizer, board, run_dir, meta) -> None:
+    """Validate, log the epoch (CSV, TensorBoard) and keep the best model (rank 0 writes)."""
+    stats = state['stats']
+    result = evaluate(model, DataLoader(data.val, batch_size=min(args.batch_size, 64),
+                                        num_workers=args.workers), device)
+    val_error = result['error_mm']
+    improved = val_error < state['best']
+    if improved:
+        state['best'] = val_error
+    if run_dir is None:
+        return
+    epoch = state['epoch'] + 1
+    row = {'epoch': epoch, 'steps': stats.steps, 'samples': stats.samples,
+           'lr': optimizer.param_groups[0]['lr'], 'train_loss': stats.loss,
+           'train_error_mm': stats.error_mm, 'val_error_mm': val_error,
+           'best_val_error_mm': state['best'],
+           'seconds': state['seconds'] + 0.0}
+    metrics = run_dir / 'metrics.csv'
+    new = not metrics.exists()
+    with open(metrics, 'a', newline='') as handle:
+        out = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        if new:
+            out.writeheader()
+        out.writerow(row)
+    for key in ('train_loss', 'train_error_mm', 'val_error_mm', 'lr'):
+        board.add_scalar(key, row[key], epoch)
+    board.flush()
+    print(f'epoch {epoch}: loss {stats.loss:.4f} train {stats.error_mm:.2f} mm'
+          f' val {val_error:.2f} mm (best {state["best"]:.2f})', file=sys.stderr, flush=True)
+    if improved:
+        ckpt.save_atomically(run_dir / ckpt.BEST_NAME, {
+            'model': model.state_dict(), 'epoch': epoch, 'val_error_mm': val_error,
+            'training': training_record(args, epoch, val_error), **meta})
+
+
+def training_record(args: argparse.Namespace, epoch: int, val_error: float) -> dict:
+    """What a weights file says about how it was trained."""
+    return {'dataset': args.dataset, 'variant': args.variant, 'epochs': epoch,
+            'batch_size': args.batch_size, 'lr': args.lr, 'lr_decay': args.lr_decay,
+            'train_size_per_epoch': args.train_size, 'seed': args.seed,
+            'val_error_mm': val_error, 'val_split': 'synthetic held-out seed'
+            if args.dataset == 'synthetic' else 'held-out part of the training split'}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    try:
+        args = parse_args(argv)
+        if args.dataset != 'synthetic':
+            build_data(args)  # a wrong root fails here, before any work
+    except (UsageError, DataError) as error:
+        print(f'training.train: error: {error}', file=sys.stderr)
+        return 2
+    summary = run(args)
+    print(f'done: best validation error {summary["best_val_error_mm"]:.2f} mm after'
+          f' {summary["epochs"]} epochs ({summary["global_step"]} steps)', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
