@@ -1,4 +1,4 @@
-"""Synthetic training data rendered on the fly: an endless, reproducible sample stream.
+"""Training data sources: synthetic renders on the fly, or a real dataset with a held-out part.
 
 An "epoch" of synthetic data is ``size`` renders with fresh indices: epoch ``e`` uses sample
 indices ``e * size .. (e + 1) * size - 1`` of the data-set seed, so no render repeats across
@@ -8,11 +8,15 @@ Validation uses a different seed and fixed indices, so it is never seen in train
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from training.datasets import open_dataset
+from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
+from training.datasets.torch_dataset import AugmentedDataset
 from training.synth import SynthConfig, convert_joints, render_crop
 from training.synth.scene import LAYOUT as SYNTH_LAYOUT
 
@@ -70,6 +74,72 @@ def synth_config(cube_mm: float) -> SynthConfig:
     return SynthConfig(cube_mm=float(cube_mm))
 
 
-def sample_indices(size: int, seed: int, epoch: int) -> np.ndarray:
-    """Shuffled order of one epoch's items; depends only on ``(seed, epoch)`` (resumable)."""
-    return np.random.default_rng((int(seed), int(epoch), 0x5EED)).permutation(int(size))
+class DataError(ValueError):
+    """The training data cannot be opened as asked (wrong root, layout mismatch, ...)."""
+
+
+class IndexSubset:
+    """The items ``indices`` of a sample sequence, re-indexed from 0."""
+
+    def __init__(self, samples: Sequence[Sample], indices: Sequence[int]) -> None:
+        self.samples = samples
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.samples[self.indices[index]]
+
+
+@dataclass
+class TrainData:
+    """What a training run consumes."""
+
+    train: AugmentedDataset  # augmented training items
+    val: AugmentedDataset  # plain validation items (never the test split)
+    layout: str  # joint layout of the targets
+    cube_mm: float  # crop cube side the model is trained for, mm
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the renders (synthetic) and augmentation draws of ``epoch``."""
+        self.train.set_epoch(epoch)
+        if hasattr(self.train.samples, 'set_epoch'):
+            self.train.samples.set_epoch(epoch)
+
+
+def build_data(args: Any) -> TrainData:
+    """Training and validation sets for the parsed ``training.train`` arguments.
+
+    :param args: namespace with dataset, root, layout, cube, seed, train_size, val_size,
+        fixed_pool
+    :raises DataError: one line naming the problem
+    """
+    if args.dataset == 'synthetic':
+        config = synth_config(args.cube)
+        train = SyntheticSamples(args.seed, args.train_size, config, args.layout,
+                                 fresh_per_epoch=not args.fixed_pool)
+        val = SyntheticSamples(validation_seed(args.seed), args.val_size, config, args.layout,
+                               fresh_per_epoch=False)
+        return TrainData(AugmentedDataset(train, seed=args.seed),
+                         AugmentedDataset(val, augment=False), args.layout, float(args.cube))
+    options = {'cube': args.cube} if args.cube else {}
+    try:
+        dataset = open_dataset(args.dataset, args.root, split='train', **options)
+    except (DatasetError, OSError, ValueError) as error:
+        raise DataError(f'cannot open {args.dataset} training data at {args.root}: {error}') \
+            from None
+    if args.layout and args.layout != dataset.layout:
+        raise DataError(f'--layout {args.layout} differs from the {args.dataset} layout'
+                        f' {dataset.layout} (real joints are not converted)')
+    if len(dataset) < 2:
+        raise DataError(f'{args.dataset} at {args.root} has {len(dataset)} training frames')
+    # Validation: a fixed random part of the TRAINING split (5 %, at most 2000 frames).
+    val_size = args.val_size or min(2000, max(1, len(dataset) // 20))
+    order = np.random.default_rng((int(args.seed), 7)).permutation(len(dataset))
+    val_indices, train_indices = order[:val_size], np.sort(order[val_size:])
+    cube = dataset.cube if not isinstance(dataset.cube, (tuple, list)) \
+        else 0.5 * (dataset.cube[0] + dataset.cube[1])
+    return TrainData(AugmentedDataset(IndexSubset(dataset, train_indices), seed=args.seed),
+                     AugmentedDataset(IndexSubset(dataset, np.sort(val_indices)),
+                                      augment=False), dataset.layout, float(cube))

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from crossinfonet_ros.layouts import LAYOUTS
 from crossinfonet_ros.model import CrossInfoLoss, CrossInfoNet, LossConfig, ModelConfig
 from training import checkpoint as ckpt
-from training.data_setup import DataError, build_data
+from training.synth_dataset import DataError, build_data
 from training.engine import RunningStats, evaluate, train_steps
 
 DATASET_CHOICES = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')

@@ -1,0 +1,91 @@
+"""Rolling counters and latency percentiles behind the node's /diagnostics status (ROS-free)."""
+
+from collections import Counter, deque
+import threading
+import time
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+# Latency samples kept for the percentiles: ~30 s at 30 Hz.
+_LATENCY_WINDOW = 1000
+
+
+class NodeStats:
+    """Thread-safe counts since the last report plus totals; percentiles over a window."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latencies_ms = deque(maxlen=_LATENCY_WINDOW)
+        self._stages: Dict[str, deque] = {}
+        self._window = Counter()  # since the last report
+        self._total = Counter()  # since start
+        self._rejected = Counter()  # reason -> count, since start
+        self._window_start = time.monotonic()
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count an event: 'input', 'output', 'detected', 'dropped'."""
+        with self._lock:
+            self._window[what] += n
+            self._total[what] += n
+
+    def reject(self, reason: str) -> None:
+        """Count a rejected message and why (a short kind, e.g. 'encoding')."""
+        with self._lock:
+            self._rejected[reason] += 1
+            self._window['rejected'] += 1
+            self._total['rejected'] += 1
+
+    def latency(self, latency_ms: float, stages_ms: Dict[str, float]) -> None:
+        """Record one frame's input-to-publish latency and its per-stage split."""
+        with self._lock:
+            self._latencies_ms.append(latency_ms)
+            for stage, value in stages_ms.items():
+                self._stages.setdefault(stage, deque(maxlen=_LATENCY_WINDOW)).append(value)
+
+    def report(self) -> Tuple[List[Tuple[str, str]], Dict[str, int]]:
+        """Key/value pairs for a DiagnosticStatus, and the window counts; starts a new window."""
+        with self._lock:
+            now = time.monotonic()
+            elapsed = max(now - self._window_start, 1e-6)
+            window, self._window = self._window, Counter()
+            self._window_start = now
+            latencies = np.asarray(self._latencies_ms, dtype=np.float64)
+            stages = {name: np.asarray(v, dtype=np.float64) for name, v in self._stages.items()}
+            total, rejected = Counter(self._total), Counter(self._rejected)
+        pairs = [
+            ('input_rate_hz', f'{window["input"] / elapsed:.2f}'),
+            ('output_rate_hz', f'{window["output"] / elapsed:.2f}'),
+            ('detection_rate', f'{window["detected"] / max(window["output"], 1):.3f}'),
+        ]
+        if latencies.size:
+            p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+            pairs += [('latency_p50_ms', f'{p50:.2f}'), ('latency_p95_ms', f'{p95:.2f}'),
+                      ('latency_p99_ms', f'{p99:.2f}')]
+        for name, values in sorted(stages.items()):
+            pairs.append((f'{name}_p50_ms', f'{np.percentile(values, 50):.2f}'))
+        pairs += [(f'{key}_total', str(total[key]))
+                  for key in ('input', 'output', 'detected', 'dropped', 'rejected')]
+        pairs += [(f'rejected_{reason}', str(n)) for reason, n in sorted(rejected.items())]
+        return pairs, dict(window)
+
+
+class Throttle:
+    """Per-key rate limit for log messages: at most one per ``period_s`` per key."""
+
+    def __init__(self, period_s: float = 5.0) -> None:
+        self.period_s = period_s
+        self._last: Dict[str, float] = {}
+        self._suppressed = Counter()
+        self._lock = threading.Lock()
+
+    def ready(self, key: str) -> Tuple[bool, int]:
+        """``(log now?, messages suppressed since the last one)``."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.period_s:
+                self._suppressed[key] += 1
+                return False, 0
+            self._last[key] = now
+            return True, self._suppressed.pop(key, 0)

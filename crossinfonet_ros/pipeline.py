@@ -1,0 +1,139 @@
+"""One depth frame in, one hand out: the node's per-frame work without ROS.
+
+segment (detect, or track from the previous centre with detection as fall-back) -> crop ->
+estimate -> mm to metres -> optional One Euro filter -> optional MediaPipe order, plus the wrist
+pose (:mod:`crossinfonet_ros.hand_frame`). Never raises on a depth frame of the camera's size:
+anything that keeps a hand from being found comes back as ``HandResult(detected=False,
+reason=...)``.
+"""
+
+from dataclasses import dataclass, field
+import time
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.codec import Crop, crop_hand
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hand_frame import wrist_pose
+from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
+from crossinfonet_ros.one_euro import OneEuroFilter
+from crossinfonet_ros.segmentation import HandDetectorConfig, detect_hand
+
+_IDENTITY = (0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How frames are turned into hands."""
+
+    detector: HandDetectorConfig  # depth band and refinement cube (cube_mm = crop cube)
+    tracking: bool = True  # seed from the previous frame's centre
+    output_layout: str = 'native'  # 'native' or 'mediapipe21'
+    smoothing: bool = False  # One Euro filter on the output joints
+    one_euro_min_cutoff: float = 1.0  # Hz
+    one_euro_beta: float = 0.5  # 1/m (joints are filtered in metres)
+    handedness: str = 'right'  # hand the network was trained for
+
+
+@dataclass(frozen=True, eq=False)  # eq would compare arrays ambiguously
+class HandResult:
+    """The hand found in one frame, in metres and the camera frame, or why there is none."""
+
+    detected: bool  # a hand was found and estimated
+    reason: str = ''  # why not, when not detected
+    joint_names: Tuple[str, ...] = ()  # output order
+    positions_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (J, 3) output
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (J,)
+    native_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (A, 3) native
+    wrist_position_m: Tuple[float, float, float] = (0.0, 0.0, 0.0)  # hand frame origin
+    wrist_orientation: Tuple[float, float, float, float] = _IDENTITY  # (x, y, z, w)
+    center_m: Tuple[float, float, float] = (0.0, 0.0, 0.0)  # crop cube centre
+    cube_m: float = 0.0  # crop cube side
+    roi: Tuple[int, int, int, int] = (0, 0, 0, 0)  # (x, y, width, height), clipped to the image
+    tracked: bool = False  # centre seeded from the previous frame
+    crop: Optional[Crop] = None  # the network input (for the debug image)
+    timings_ms: Dict[str, float] = field(default_factory=dict)  # 'segment', 'crop', 'inference'
+
+
+class HandPosePipeline:
+    """Stateful per-frame processing (tracking seed, filter) around one estimator."""
+
+    def __init__(self, estimator: HandPoseEstimator, config: PipelineConfig) -> None:
+        """:raises ValueError: mediapipe21 output asked for a layout without MediaPipe joints"""
+        self.estimator = estimator
+        self.config = config
+        self.layout = estimator.layout
+        if config.output_layout == 'mediapipe21':
+            if self.layout.mediapipe is None:
+                raise ValueError(f"output_layout 'mediapipe21' needs a joint layout with "
+                                 f"MediaPipe's 21 landmarks; the weights' layout "
+                                 f"{self.layout.name!r} has none")
+            self.output_index = np.asarray(self.layout.mediapipe)
+            self.output_names = MEDIAPIPE_NAMES
+            self.output_layout_name = 'mediapipe21'
+        else:
+            self.output_index = np.arange(self.layout.num_joints)
+            self.output_names = self.layout.joint_names
+            self.output_layout_name = self.layout.name
+        self._filter = (OneEuroFilter(config.one_euro_min_cutoff, config.one_euro_beta)
+                        if config.smoothing else None)
+        self._seed_mm: Optional[np.ndarray] = None
+
+    def reset(self) -> None:
+        """Forget the tracking seed and the filter history."""
+        self._seed_mm = None
+        if self._filter is not None:
+            self._filter.reset()
+
+    def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float) -> HandResult:
+        """Find and estimate the hand in one frame.
+
+        :param depth_mm: (H, W) depth in mm matching ``intrinsics``
+        :param intrinsics: the camera
+        :param time_s: the frame's time stamp, s (for the filter)
+        """
+        timings = {}
+        started = time.perf_counter()
+        detection = None
+        if self.config.tracking and self._seed_mm is not None:
+            detection = detect_hand(depth_mm, intrinsics, self.config.detector, self._seed_mm)
+        if not detection:
+            detection = detect_hand(depth_mm, intrinsics, self.config.detector)
+        segmented = time.perf_counter()
+        timings['segment'] = (segmented - started) * 1e3
+        if not detection:
+            self.reset()
+            return HandResult(False, detection.reason, timings_ms=timings)
+        cube_mm = self.config.detector.cube_mm
+        try:
+            crop = crop_hand(depth_mm, detection.center_mm, cube_mm, intrinsics,
+                             self.estimator.input_size)
+        except ValueError as error:  # e.g. a centre so near the cube projects to nothing
+            self.reset()
+            return HandResult(False, f'cannot crop the hand: {error}', timings_ms=timings)
+        cropped = time.perf_counter()
+        timings['crop'] = (cropped - segmented) * 1e3
+        estimate = self.estimator.estimate(crop)
+        timings['inference'] = (time.perf_counter() - cropped) * 1e3
+        native_m = estimate.joints_mm[0] / 1000.0
+        if not np.all(np.isfinite(native_m)):
+            self.reset()
+            return HandResult(False, 'the network returned non-finite joints', timings_ms=timings)
+        if self._filter is not None:
+            native_m = self._filter(native_m, time_s)
+        self._seed_mm = np.asarray(detection.center_mm, dtype=np.float64)
+        position, orientation = wrist_pose(native_m, self.layout, self.config.handedness)
+        height, width = depth_mm.shape
+        x0, y0, x1, y1 = crop.roi
+        x0c, y0c = min(max(x0, 0), width), min(max(y0, 0), height)
+        x1c, y1c = min(max(x1, 0), width), min(max(y1, 0), height)
+        return HandResult(
+            detected=True, joint_names=tuple(self.output_names),
+            positions_m=native_m[self.output_index],
+            confidence=np.asarray(estimate.confidence[0], np.float32)[self.output_index],
+            native_m=native_m, wrist_position_m=position, wrist_orientation=orientation,
+            center_m=tuple(float(v) / 1000.0 for v in crop.center_mm), cube_m=cube_mm / 1000.0,
+            roi=(x0c, y0c, x1c - x0c, y1c - y0c), tracked=bool(detection.seeded), crop=crop,
+            timings_ms=timings)
