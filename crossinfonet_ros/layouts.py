@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple
 
+import numpy as np
+
 FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')
 
 # MediaPipe Hands landmark order (21): wrist, then per finger (thumb, index, middle, ring,
@@ -96,6 +98,16 @@ class JointLayout:
         if variant == 'paper':
             return self.palm_paper, self.finger_paper
         raise ValueError(f"palm/finger split must be 'code' or 'paper', got {variant!r}")
+
+    def palm_center(self, joints: np.ndarray) -> np.ndarray:
+        """Palm centre: the mean of the wrist and the five finger roots, (..., 3).
+
+        The crop centre training uses (around it, jittered) and the one the node refines its
+        crop to, so both see the hand framed the same way.
+
+        :param joints: (..., A, 3) joints in this layout's order
+        """
+        return np.asarray(joints)[..., (self.wrist,) + tuple(self.mcps), :].mean(axis=-2)
 
     def index(self, joint_name: str) -> int:
         """Return the index of a joint by name.

@@ -29,6 +29,8 @@ PARAMETERS = (
     ('cube_size', 0.0, 'Side of the crop cube around the hand, m; 0 = the one the weights were '
                        'trained with'),
     ('tracking', True, 'Seed the hand search from the previous frame, fall back to detection'),
+    ('refine_passes', 1, 'After a fresh detection, re-crop around the predicted palm centre '
+                         'this many times (each costs one more inference)'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
     ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
     ('output_layout', 'native', "Joint order of HandPose: 'native' (the weights' layout) or "
@@ -55,6 +57,7 @@ class NodeParams:
     max_depth: float  # detection band far limit, m
     cube_size: float  # crop cube side, m; 0 = from the weights
     tracking: bool  # seed from the previous frame
+    refine_passes: int  # re-crops around the predicted palm centre after a detection
     publish_tf: bool  # per-joint TF frames
     frame_prefix: str  # TF frame name prefix
     output_layout: str  # 'native' or 'mediapipe21'
@@ -68,6 +71,8 @@ class NodeParams:
         problems = []
         if self.threads < 1:
             problems.append(f'threads must be >= 1, got {self.threads}')
+        if not 0 <= self.refine_passes <= 3:
+            problems.append(f'refine_passes must be in 0..3, got {self.refine_passes}')
         if not (math.isfinite(self.depth_scale) and self.depth_scale >= 0):
             problems.append(f'depth_scale must be >= 0, got {self.depth_scale}')
         if not 0 <= self.min_depth < self.max_depth:

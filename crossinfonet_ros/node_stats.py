@@ -43,6 +43,13 @@ class NodeStats:
             for stage, value in stages_ms.items():
                 self._stages.setdefault(stage, deque(maxlen=_LATENCY_WINDOW)).append(value)
 
+    def totals(self) -> Dict[str, int]:
+        """Counts since start: events, plus ``'rejected_<reason>'`` per rejection reason."""
+        with self._lock:
+            totals = dict(self._total)
+            totals.update({f'rejected_{k}': v for k, v in self._rejected.items()})
+        return totals
+
     def report(self) -> Tuple[List[Tuple[str, str]], Dict[str, int]]:
         """Key/value pairs for a DiagnosticStatus, and the window counts; starts a new window."""
         with self._lock:
@@ -65,7 +72,7 @@ class NodeStats:
         for name, values in sorted(stages.items()):
             pairs.append((f'{name}_p50_ms', f'{np.percentile(values, 50):.2f}'))
         pairs += [(f'{key}_total', str(total[key]))
-                  for key in ('input', 'output', 'detected', 'dropped', 'rejected')]
+                  for key in ('input', 'output', 'detected', 'dropped', 'rejected', 'empty_depth')]
         pairs += [(f'rejected_{reason}', str(n)) for reason, n in sorted(rejected.items())]
         return pairs, dict(window)
 

@@ -35,6 +35,9 @@ class PipelineConfig:
     one_euro_min_cutoff: float = 1.0  # Hz
     one_euro_beta: float = 0.5  # 1/m (joints are filtered in metres)
     handedness: str = 'right'  # hand the network was trained for
+    # Re-crops around the predicted palm centre after a fresh detection. The detector's centre
+    # of mass includes the forearm; the network was trained on crops centred on the palm.
+    refine_passes: int = 1
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare arrays ambiguously
@@ -79,11 +82,13 @@ class HandPosePipeline:
             self.output_layout_name = self.layout.name
         self._filter = (OneEuroFilter(config.one_euro_min_cutoff, config.one_euro_beta)
                         if config.smoothing else None)
-        self._seed_mm: Optional[np.ndarray] = None
+        self._seed_mm: Optional[np.ndarray] = None  # last frame's segmented centre of mass
+        self._palm_mm: Optional[np.ndarray] = None  # last frame's predicted palm centre
 
     def reset(self) -> None:
         """Forget the tracking seed and the filter history."""
         self._seed_mm = None
+        self._palm_mm = None
         if self._filter is not None:
             self._filter.reset()
 
@@ -106,24 +111,48 @@ class HandPosePipeline:
         if not detection:
             self.reset()
             return HandResult(False, detection.reason, timings_ms=timings)
+        center_mm = np.asarray(detection.center_mm, dtype=np.float64)
+        passes = self.config.refine_passes
+        if detection.seeded and self._palm_mm is not None:
+            # Tracking: last frame's palm centre, moved as the segmented hand moved.
+            center_mm = self._palm_mm + (center_mm - self._seed_mm)
+            passes = 0
         cube_mm = self.config.detector.cube_mm
-        try:
-            crop = crop_hand(depth_mm, detection.center_mm, cube_mm, intrinsics,
-                             self.estimator.input_size)
-        except ValueError as error:  # e.g. a centre so near the cube projects to nothing
-            self.reset()
-            return HandResult(False, f'cannot crop the hand: {error}', timings_ms=timings)
-        cropped = time.perf_counter()
-        timings['crop'] = (cropped - segmented) * 1e3
-        estimate = self.estimator.estimate(crop)
-        timings['inference'] = (time.perf_counter() - cropped) * 1e3
-        native_m = estimate.joints_mm[0] / 1000.0
-        if not np.all(np.isfinite(native_m)):
+        timings['crop'] = timings['inference'] = 0.0
+        crop, estimate = None, None
+        for _ in range(passes + 1):
+            cropping = time.perf_counter()
+            try:
+                candidate = crop_hand(depth_mm, center_mm, cube_mm, intrinsics,
+                                      self.estimator.input_size)
+            except ValueError as error:  # e.g. a centre so near the cube projects to nothing
+                if crop is not None:
+                    break
+                self.reset()
+                return HandResult(False, f'cannot crop the hand: {error}', timings_ms=timings)
+            estimating = time.perf_counter()
+            timings['crop'] += (estimating - cropping) * 1e3
+            candidate_estimate = self.estimator.estimate(candidate)
+            timings['inference'] += (time.perf_counter() - estimating) * 1e3
+            if not np.all(np.isfinite(candidate_estimate.joints_mm)):
+                break
+            crop, estimate = candidate, candidate_estimate
+            palm_mm = self.layout.palm_center(estimate.joints_mm[0])
+            # A palm centre far from the segmented hand means the estimate is not to be
+            # trusted for re-centring; keep the crop we have.
+            if np.linalg.norm(palm_mm - detection.center_mm) > cube_mm / 2:
+                break
+            center_mm = palm_mm
+        if estimate is None:
             self.reset()
             return HandResult(False, 'the network returned non-finite joints', timings_ms=timings)
+        native_m = estimate.joints_mm[0] / 1000.0
         if self._filter is not None:
             native_m = self._filter(native_m, time_s)
         self._seed_mm = np.asarray(detection.center_mm, dtype=np.float64)
+        palm_mm = self.layout.palm_center(estimate.joints_mm[0])
+        self._palm_mm = (palm_mm if np.linalg.norm(palm_mm - self._seed_mm) <= cube_mm / 2
+                         else self._seed_mm)
         position, orientation = wrist_pose(native_m, self.layout, self.config.handedness)
         height, width = depth_mm.shape
         x0, y0, x1, y1 = crop.roi

@@ -110,3 +110,30 @@ def image_to_mm(msg, depth_scale: float = 0.0) -> np.ndarray:
     """:func:`depth_to_mm` of a sensor_msgs/Image (or any object with its fields)."""
     return depth_to_mm(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian), msg.step,
                        msg.data, depth_scale)
+
+
+def encode_depth(depth_mm: np.ndarray, encoding: str = '16UC1', is_bigendian: bool = False,
+                 padding: int = 0) -> dict:
+    """The inverse of :func:`depth_to_mm`: Image fields for a depth array (tests, benchmarks).
+
+    :param depth_mm: (H, W) depth in mm, 0 = no reading
+    :param encoding: '16UC1', 'mono16' (rounded mm) or '32FC1' (m)
+    :param is_bigendian: byte order to write
+    :param padding: extra bytes at the end of every row
+    :returns: ``{'height', 'width', 'encoding', 'is_bigendian', 'step', 'data'}``
+    """
+    if encoding not in ENCODINGS:
+        raise DepthImageError('encoding', f'unsupported depth encoding {encoding!r}')
+    depth = np.asarray(depth_mm, dtype=np.float64)
+    dtype = np.dtype(('>' if is_bigendian else '<') + ENCODINGS[encoding][0])
+    if dtype.kind == 'u':
+        values = np.clip(np.rint(np.nan_to_num(depth)), 0, 65535).astype(dtype)
+    else:
+        values = (depth / 1000.0).astype(dtype)
+    height, width = values.shape
+    rows = values.view(np.uint8).reshape(height, width * dtype.itemsize)
+    if padding:
+        rows = np.concatenate([rows, np.full((height, padding), 0xAB, np.uint8)], axis=1)
+    return {'height': height, 'width': width, 'encoding': encoding,
+            'is_bigendian': int(is_bigendian), 'step': rows.shape[1],
+            'data': np.ascontiguousarray(rows).tobytes()}

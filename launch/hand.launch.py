@@ -46,6 +46,9 @@ def generate_launch_description() -> LaunchDescription:
         SetEnvironmentVariable(
             'FASTRTPS_DEFAULT_PROFILES_FILE',
             EnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', default_value=profile)),
+        SetEnvironmentVariable(
+            'FASTDDS_DEFAULT_PROFILES_FILE',
+            EnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', default_value=profile)),
         Node(
             package='crossinfonet_ros',
             executable='hand_pose_node',

@@ -233,8 +233,9 @@ def report(recorded: dict, messages, depth_topic: str) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE',
-                          str(ROOT / 'config' / 'fastdds_profile.xml'))
+    # Frames cross processes: load the shipped transport profile unless the user chose one.
+    for variable in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        os.environ.setdefault(variable, str(ROOT / 'config' / 'fastdds_profile.xml'))
     if args.live:
         node = start_node(args, args.depth_topic, args.info_topic, args.out / 'node.log')
         print(f'[demo] hand_pose_node runs on {args.depth_topic}; Ctrl-C stops it')

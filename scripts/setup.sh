@@ -66,13 +66,11 @@ fi
 
 # Rebuild only when something the build reads has changed (sources, msg, CMake, launch/config).
 build_stamp="$CROSSINFONET_INSTALL/.build.sha256"
-# The install symlinks each file (--symlink-install): edits need no rebuild, new files do.
-build_inputs=$(cd "$root" && {
-  find CMakeLists.txt package.xml msg scripts/nodes scripts/cmake ros_interfaces -type f \
-    -print0 | sort -z | xargs -0 sha256sum
-  find crossinfonet_ros launch config -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
-    | sort
-} | sha256sum | cut -d' ' -f1)
+# install(DIRECTORY) copies the Python modules even with --symlink-install, so any change to
+# what the build reads (contents, not just names) triggers an incremental rebuild.
+build_inputs=$(cd "$root" && find CMakeLists.txt package.xml msg scripts/nodes scripts/cmake \
+  ros_interfaces crossinfonet_ros launch config -type f -not -path '*/__pycache__/*' \
+  -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 build_key="$build_inputs $CROSSINFONET_MODE $(cat "$stamp")"
 if [ "$(cat "$build_stamp" 2>/dev/null)" != "$build_key" ]; then
   log "building the colcon workspace in $CROSSINFONET_WS"

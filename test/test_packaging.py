@@ -49,3 +49,12 @@ def test_setup_py_packages_only_the_runtime_library():
     assert 'crossinfonet_ros' in out and 'crossinfonet_ros.model' in out
     assert not any(name == 'training' or name.startswith('training.') for name in out)
     assert not any(name.startswith('test') for name in out)
+
+
+def test_readme_lists_every_node_parameter_and_the_yaml_sets_them():
+    from crossinfonet_ros.node_params import PARAMETERS
+    readme = (ROOT / 'README.md').read_text()
+    yaml_text = (ROOT / 'config' / 'hand.yaml').read_text()
+    for name, _, _ in PARAMETERS:
+        assert f'| `{name}` |' in readme, f'README parameter table lacks {name}'
+        assert f'    {name}:' in yaml_text, f'config/hand.yaml lacks {name}'

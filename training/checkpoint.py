@@ -57,7 +57,8 @@ def load_checkpoint(path: PathLike) -> Dict[str, Any]:
     try:
         data = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises many types for foreign/corrupt files
-        raise CheckpointError(f'cannot read checkpoint {path}: {error}') from None
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f'cannot read checkpoint {path}: {first_line}') from None
     if not isinstance(data, dict) or 'model' not in data:
         raise CheckpointError(f'{path} is not a training checkpoint (no "model" entry)')
     return data

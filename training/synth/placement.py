@@ -13,9 +13,10 @@ from typing import Tuple
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.layouts import get_layout
 from training.synth.kinematics import rot_x, wrist_rotation
 
-PALM_JOINTS = (0, 1, 2, 3, 4, 5)  # wrist + the five finger roots: the palm centre's joints
+HANDS2017 = get_layout('hands2017')
 # Forearm frame when the elbow lies straight behind the hand on the optical axis: x (elbow to
 # wrist) points at the camera, y (radial) along camera x, z (dorsal) up in the image.
 _CANONICAL_FOREARM = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
@@ -48,11 +49,11 @@ class Placement:
 
 
 def palm_center(joints: np.ndarray) -> np.ndarray:
-    """Palm centre: mean of the wrist and the five finger roots, (..., 3).
+    """Palm centre of HANDS2017-order joints (..., 21, 3): the layout's shared definition.
 
     :param joints: (..., 21, 3) joints in HANDS2017 order
     """
-    return joints[..., PALM_JOINTS, :].mean(axis=-2)
+    return HANDS2017.palm_center(joints)
 
 
 def forearm_frame(elbow_direction: np.ndarray, roll_deg: float) -> np.ndarray:

@@ -1,0 +1,176 @@
+"""End-to-end latency of the installed hand_pose_node over real DDS.
+
+Run after ``source scripts/env.sh``::
+
+    python bench/bench_node_latency.py [--weights W.safetensors] [--backend auto] \
+        [--seconds 10] [--rate 30] [--threads 1]
+
+Starts ``hand_pose_node`` (the installed executable, source tree first on PYTHONPATH) as a
+child process, publishes rendered 640x480 16UC1 depth frames at ``--rate`` Hz from this process
+(stamped with the wall clock at publication) and receives HandPose. Prints input-to-HandPose
+latency p50/p95/p99 (publication to reception, so DDS transport both ways is included), the
+output rate, frames sent but never answered, and the node's own per-stage split (convert,
+segment, crop, inference, publish) and counters from its last /diagnostics status.
+Without --weights: the shipped weights if installed, else random-init weights (same speed).
+The Fast DDS profile config/fastdds_profile.xml is loaded unless one is set already.
+"""
+
+import argparse
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PROFILE = ROOT / 'config' / 'fastdds_profile.xml'
+# Before rclpy starts DDS: the profile and an own domain (a running graph must not interfere).
+os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', str(PROFILE))
+os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(PROFILE))
+os.environ.setdefault('ROS_DOMAIN_ID', str(120 + os.getpid() % 80))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+import rclpy  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+
+import crossinfonet_ros  # noqa: E402
+from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
+from crossinfonet_ros.msg import HandPose  # noqa: E402
+from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
+from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from training.synth.scene import render_frame  # noqa: E402
+
+
+def _executable() -> Path:
+    prefix = os.environ.get('CROSSINFONET_INSTALL')
+    if not prefix:
+        sys.exit('CROSSINFONET_INSTALL is not set: `source scripts/env.sh` first')
+    return Path(prefix) / 'crossinfonet_ros' / 'lib' / 'crossinfonet_ros' / 'hand_pose_node'
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--weights', help='weights file (default: shipped, else random)')
+    parser.add_argument('--backend', default='auto')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--seconds', type=float, default=10.0)
+    parser.add_argument('--rate', type=float, default=30.0)
+    parser.add_argument('--frames', type=int, default=30, help='distinct rendered frames')
+    args = parser.parse_args()
+
+    temp = tempfile.TemporaryDirectory()
+    weights = args.weights or find_shipped_weights(crossinfonet_ros.__path__)
+    if weights is None:
+        weights = random_weights(Path(temp.name) / 'random.safetensors', seed=5)
+        print('weights: random-init (no shipped weights installed)')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get('PYTHONPATH')) if p))
+    child = subprocess.Popen(
+        [str(_executable()), '--ros-args', '--params-file', str(ROOT / 'config' / 'hand.yaml'),
+         '-p', f'weights:={weights}', '-p', f'backend:={args.backend}',
+         '-p', f'threads:={args.threads}'], env=env)
+
+    samples = [render_frame(11, i) for i in range(args.frames)]
+    frames = [encode_depth(s.depth_mm) for s in samples]
+    rclpy.init()
+    node = rclpy.create_node('bench_node_latency')
+    sent, latencies_ms, answered, diagnostics = {}, [], [], []
+
+    def on_pose(msg: HandPose) -> None:
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        if key in sent:
+            latencies_ms.append((_now_ns() - sent.pop(key)) * 1e-6)
+            answered.append((time.monotonic(), msg.detected))
+
+    node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    image_pub = node.create_publisher(Image, 'depth/image', 1)
+    info_pub = node.create_publisher(CameraInfo, 'depth/camera_info', 1)
+    info = CameraInfo(width=640, height=480)
+    info.header.frame_id = 'camera_depth_optical_frame'
+    info.k = [float(v) for v in samples[0].intrinsics.matrix().reshape(-1)]
+
+    def publish(index: int) -> None:
+        msg = Image(**frames[index % len(frames)])
+        msg.header.frame_id = 'camera_depth_optical_frame'
+        stamp = _now_ns()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
+        sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = stamp
+        info_pub.publish(info)
+        image_pub.publish(msg)
+
+    try:
+        # Warm-up: until the node answers (start-up, first inference, ONNX export if any).
+        deadline = time.monotonic() + 120
+        while not answered and time.monotonic() < deadline:
+            publish(0)
+            end = time.monotonic() + 0.5
+            while not answered and time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.05)
+            if child.poll() is not None:
+                sys.exit(f'hand_pose_node exited with {child.returncode}')
+        if not answered:
+            sys.exit('hand_pose_node did not answer within 120 s')
+        for _ in range(30):  # a second more of warm-up at the real rate
+            publish(0)
+            end = time.monotonic() + 1.0 / args.rate
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
+        sent.clear()
+        latencies_ms.clear()
+        answered.clear()
+        diagnostics.clear()
+        period = 1.0 / args.rate
+        start = time.monotonic()
+        count = int(args.seconds * args.rate)
+        for i in range(count):
+            publish(i)
+            end = start + (i + 1) * period
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
+        drain = time.monotonic() + 1.0
+        while sent and time.monotonic() < drain:  # late answers still count
+            rclpy.spin_once(node, timeout_sec=0.05)
+        # Output rate over the span of the answers (not the idle drain at the end).
+        elapsed = (answered[-1][0] if answered else time.monotonic()) - start
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=10)
+
+    lat = np.asarray(latencies_ms)
+    print(f'frames sent: {count} at {args.rate:g} Hz over {args.seconds:g} s '
+          f'(backend {args.backend}, threads {args.threads})')
+    print(f'answered: {len(lat)}  unanswered (dropped): {count - len(lat)}  '
+          f'output rate: {len(lat) / elapsed:.1f} Hz  '
+          f'detected: {sum(d for _, d in answered)}')
+    if lat.size:
+        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+        print(f'latency image publish -> HandPose received, ms: p50 {p50:.1f}  p95 {p95:.1f}  '
+              f'p99 {p99:.1f}  max {lat.max():.1f}')
+    if diagnostics:
+        values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+        split = '  '.join(f'{stage} {values[f"{stage}_p50_ms"]}' for stage in
+                          ('convert', 'segment', 'crop', 'inference', 'publish')
+                          if f'{stage}_p50_ms' in values)
+        print(f'node split, p50 ms: {split}')
+        print('node counters: ' + '  '.join(f'{k}={v}' for k, v in values.items()
+                                            if k.endswith('_total') or k.startswith('rejected_')))
+        print(f'node latency (receive -> publish), ms: p50 {values.get("latency_p50_ms")}  '
+              f'p95 {values.get("latency_p95_ms")}  p99 {values.get("latency_p99_ms")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

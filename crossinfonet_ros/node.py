@@ -1,0 +1,364 @@
+"""hand_pose_node: depth images in, HandPose + TF + RViz markers + diagnostics out.
+
+The only module that imports rclpy. The per-frame work is :mod:`crossinfonet_ros.pipeline`;
+this module is the ROS edge: parameters, QoS, message conversion, publishing and statistics.
+
+Newest frame only: the image callback stores the latest message (replacing, and counting as
+dropped, one not yet processed) and a worker thread processes it, so a slow frame never builds
+a backlog and the executor stays free for camera info, parameters and diagnostics.
+"""
+
+import signal
+import sys
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Duration
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, TransformStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+import crossinfonet_ros
+from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.codec import joints_to_crop_uv
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.msg import HandPose
+from crossinfonet_ros.node_params import PARAMETERS, NodeParams, find_shipped_weights
+from crossinfonet_ros.node_stats import NodeStats, Throttle
+from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
+from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
+from crossinfonet_ros.segmentation import HandDetectorConfig
+from crossinfonet_ros.visuals import bone_points, draw_debug
+from crossinfonet_ros.weights import WeightsError
+
+# Sensor-data QoS with a queue of one: only the newest frame matters (anchors B.7).
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
+# tf2_ros.TransformBroadcaster's QoS (tf2_ros has no PyPI wheel here).
+TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+WARN_PERIOD_S = 5.0
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (weights, parameters); the message says why."""
+
+
+class HandPoseNode(Node):
+    """Estimates the 3D joints of one hand in every depth frame."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('hand_pose_node', **kwargs)
+        self.params = self._read_parameters()
+        self.estimator = self._load_estimator()
+        cube_mm = self.params.cube_size * 1000.0 or self.estimator.cube_mm
+        handedness = str((self.estimator.metadata.training or {}).get('handedness', 'right'))
+        try:
+            self.pipeline = HandPosePipeline(self.estimator, PipelineConfig(
+                detector=HandDetectorConfig(min_depth_mm=self.params.min_depth * 1000.0,
+                                            max_depth_mm=self.params.max_depth * 1000.0,
+                                            cube_mm=cube_mm),
+                tracking=self.params.tracking, refine_passes=self.params.refine_passes,
+                output_layout=self.params.output_layout,
+                smoothing=self.params.smoothing,
+                one_euro_min_cutoff=self.params.one_euro_min_cutoff,
+                one_euro_beta=self.params.one_euro_beta,
+                handedness=handedness if handedness in ('right', 'left') else 'right'))
+        except ValueError as error:
+            raise StartupError(str(error)) from None
+        self.handedness = self.pipeline.config.handedness
+        self.stats = NodeStats()
+        self._throttle = Throttle(WARN_PERIOD_S)
+        self._intrinsics: Optional[Intrinsics] = None
+        self._markers_shown = False
+        self._pending = None  # (Image, receive time ns) waiting for the worker
+        self._wake = threading.Condition()
+        self._stopping = False
+
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.create_subscription(Image, 'depth/image', self._on_image, SENSOR_QOS,
+                                 qos_overriding_options=overrides)
+        self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
+                                 SENSOR_QOS, qos_overriding_options=overrides)
+        self.pose_pub = self.create_publisher(HandPose, 'hand_pose', 10)
+        self.marker_pub = self.create_publisher(MarkerArray, 'hand_markers', 10)
+        # Reliable matches both reliable and best-effort viewers.
+        self.debug_pub = self.create_publisher(Image, '~/debug_image', 1)
+        self.tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name='hand_pose_worker', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'ready: {self.estimator!r}, output layout {self.pipeline.output_layout_name}, '
+            f'cube {cube_mm:g} mm, depth band [{self.params.min_depth:g}, '
+            f'{self.params.max_depth:g}] m')
+
+    # --- start-up ---------------------------------------------------------------------------
+    def _read_parameters(self) -> NodeParams:
+        values = {}
+        for name, default, description in PARAMETERS:
+            descriptor = ParameterDescriptor(description=description, read_only=True)
+            try:
+                values[name] = self.declare_parameter(name, default, descriptor).value
+            except Exception as error:  # e.g. an int given for a double: name it, no traceback
+                raise StartupError(f'parameter {name!r}: {type(error).__name__}: {error}') \
+                    from None
+        try:
+            return NodeParams.from_values(values)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
+
+    def _load_estimator(self) -> HandPoseEstimator:
+        path = self.params.weights
+        if not path:
+            shipped = find_shipped_weights(crossinfonet_ros.__path__)
+            if shipped is None:
+                raise StartupError(
+                    'no weights: the shipped weights/hands2017_synth.safetensors is in none of '
+                    f'{list(crossinfonet_ros.__path__)}; pass one with -p weights:=<file>')
+            path = str(shipped)
+        if self.params.threads:
+            import torch
+            torch.set_num_threads(self.params.threads)
+        try:
+            return HandPoseEstimator.from_weights(path, self.params.device, self.params.backend,
+                                                  self.params.threads)
+        except WeightsError as error:
+            raise StartupError(str(error)) from None
+        except ValueError as error:
+            raise StartupError(f'cannot run {path}: {error}') from None
+
+    # --- input ------------------------------------------------------------------------------
+    def _warn(self, key: str, message: str) -> None:
+        ready, suppressed = self._throttle.ready(key)
+        if ready:
+            more = f' ({suppressed} more since the last report)' if suppressed else ''
+            self.get_logger().warning(message + more)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics = Intrinsics.from_k(msg.k, msg.width, msg.height)
+        except ValueError as error:
+            self.stats.reject('camera_info')
+            self._warn('camera_info', f'ignoring camera info on {msg.header.frame_id!r}: '
+                                      f'{error}')
+            return
+        self._intrinsics = intrinsics
+
+    def _on_image(self, msg: Image) -> None:
+        received = time.monotonic_ns()
+        self.stats.count('input')
+        with self._wake:
+            if self._pending is not None:
+                self.stats.count('dropped')
+            self._pending = (msg, received)
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                msg, received = self._pending
+                self._pending = None
+            try:
+                self.process(msg, received)
+            except Exception as error:  # never let one frame stop the node
+                self.stats.reject('internal_error')
+                self._warn('internal_error', f'frame dropped, internal error: '
+                                             f'{type(error).__name__}: {error}')
+            finally:
+                self.stats.count('processed')
+
+    # --- processing -------------------------------------------------------------------------
+    def process(self, msg: Image, received_ns: int) -> Optional[HandResult]:
+        """Run one image through the pipeline and publish; None when the image was rejected."""
+        intrinsics = self._intrinsics
+        if intrinsics is None:
+            self.stats.reject('no_camera_info')
+            self._warn('no_camera_info', 'skipping depth frames until a valid camera info '
+                                         'arrives on depth/camera_info')
+            return None
+        started = time.perf_counter()
+        try:
+            depth_mm = image_to_mm(msg, self.params.depth_scale)
+        except DepthImageError as error:
+            self.stats.reject(error.kind)
+            self._warn(error.kind, f'dropping depth image: {error}')
+            return None
+        if depth_mm.shape != (intrinsics.height, intrinsics.width):
+            self.stats.reject('size_mismatch')
+            self._warn('size_mismatch', f'dropping depth image: it is {msg.width}x{msg.height}, '
+                                        f'the camera info says {intrinsics.width}x'
+                                        f'{intrinsics.height}')
+            return None
+        convert_ms = (time.perf_counter() - started) * 1e3
+        stamp = msg.header.stamp
+        result = self.pipeline.process(depth_mm, intrinsics, stamp.sec + stamp.nanosec * 1e-9)
+        if not result.detected:
+            if not np.any(depth_mm):  # only on failure: a full-frame test costs ~0.3 ms
+                self.stats.count('empty_depth')
+                self._warn('empty_depth', 'depth image holds no valid reading (all zero, NaN '
+                                          'or inf): answered with detected=false')
+            else:
+                self._warn('no_hand', f'no hand: {result.reason}')
+        published = time.perf_counter()
+        self._publish(msg, result, received_ns, intrinsics)
+        timings = dict(result.timings_ms, convert=convert_ms,
+                       publish=(time.perf_counter() - published) * 1e3)
+        self.stats.count('output')
+        self.stats.count('detected', int(result.detected))
+        self.stats.latency((time.monotonic_ns() - received_ns) * 1e-6, timings)
+        return result
+
+    # --- output -----------------------------------------------------------------------------
+    def _publish(self, image: Image, result: HandResult, received_ns: int,
+                 intrinsics: Intrinsics) -> None:
+        header = image.header
+        pose = HandPose(header=header, detected=result.detected, handedness=self.handedness,
+                        layout=self.pipeline.output_layout_name)
+        if result.detected:
+            pose.joint_names = list(result.joint_names)
+            pose.positions = [_point(p) for p in result.positions_m]
+            pose.confidence = [float(c) for c in result.confidence]
+            pose.score = float(np.mean(result.confidence)) if len(result.confidence) else 0.0
+            pose.wrist_pose.position = _point(result.wrist_position_m)
+            q = result.wrist_orientation
+            pose.wrist_pose.orientation.x, pose.wrist_pose.orientation.y = q[0], q[1]
+            pose.wrist_pose.orientation.z, pose.wrist_pose.orientation.w = q[2], q[3]
+            pose.crop_center = _point(result.center_m)
+            pose.cube_size = float(result.cube_m)
+            pose.roi.x_offset, pose.roi.y_offset, pose.roi.width, pose.roi.height = result.roi
+            pose.tracked = result.tracked
+        else:
+            pose.wrist_pose.orientation.w = 1.0
+        elapsed = time.monotonic_ns() - received_ns
+        pose.processing_time = Duration(sec=elapsed // 10**9, nanosec=elapsed % 10**9)
+        self.pose_pub.publish(pose)
+        if result.detected and self.params.publish_tf:
+            self.tf_pub.publish(self._transforms(header, result))
+        self._publish_markers(header, result)
+        if result.detected and self.debug_pub.get_subscription_count() > 0:
+            uv = joints_to_crop_uv(result.native_m * 1000.0, result.crop, intrinsics)
+            self.debug_pub.publish(_bgr_image(header, draw_debug(result.crop, uv,
+                                                                 self.pipeline.layout.edges)))
+
+    def _transforms(self, header, result: HandResult) -> TFMessage:
+        prefix = self.params.frame_prefix
+        transforms = []
+        for name, position in zip(result.joint_names, result.positions_m):
+            transforms.append(_transform(header, f'{prefix}/{name}', position))
+        transforms.append(_transform(header, f'{prefix}/wrist_frame', result.wrist_position_m,
+                                     result.wrist_orientation))
+        return TFMessage(transforms=transforms)
+
+    def _publish_markers(self, header, result: HandResult) -> None:
+        if not result.detected:
+            if self._markers_shown:  # clear at once rather than waiting for the lifetime
+                self.marker_pub.publish(MarkerArray(markers=[Marker(header=header,
+                                                                    action=Marker.DELETEALL)]))
+                self._markers_shown = False
+            return
+        lifetime = Duration(sec=int(self.params.marker_lifetime),
+                            nanosec=int(self.params.marker_lifetime % 1 * 1e9))
+        joints = Marker(header=header, ns='hand_joints', id=0, type=Marker.SPHERE_LIST,
+                        action=Marker.ADD, lifetime=lifetime)
+        joints.scale.x = joints.scale.y = joints.scale.z = 0.012
+        joints.color.r, joints.color.g, joints.color.b, joints.color.a = 1.0, 0.2, 0.2, 1.0
+        joints.points = [_point(p) for p in result.native_m]
+        bones = Marker(header=header, ns='hand_bones', id=1, type=Marker.LINE_LIST,
+                       action=Marker.ADD, lifetime=lifetime)
+        bones.scale.x = 0.005
+        bones.color.r, bones.color.g, bones.color.b, bones.color.a = 1.0, 0.8, 0.0, 1.0
+        bones.points = [_point(p) for p in bone_points(result.native_m,
+                                                       self.pipeline.layout.edges)]
+        for marker in (joints, bones):
+            marker.pose.orientation.w = 1.0
+        self.marker_pub.publish(MarkerArray(markers=[joints, bones]))
+        self._markers_shown = True
+
+    def _publish_diagnostics(self) -> None:
+        pairs, window = self.stats.report()
+        status = DiagnosticStatus(name=f'{self.get_name()}: hand pose pipeline',
+                                  hardware_id=self.estimator.device)
+        if self._intrinsics is None:
+            status.level, status.message = DiagnosticStatus.WARN, 'no camera info received yet'
+        elif window.get('rejected', 0) or window.get('dropped', 0):
+            status.level = DiagnosticStatus.WARN
+            status.message = (f'{window.get("rejected", 0)} rejected, '
+                              f'{window.get("dropped", 0)} dropped in the last period')
+        elif not window.get('input', 0):
+            status.level, status.message = DiagnosticStatus.WARN, 'no depth images'
+        else:
+            status.level, status.message = DiagnosticStatus.OK, 'running'
+        status.values = [KeyValue(key=k, value=v) for k, v in pairs]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then the node."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def _point(xyz) -> Point:
+    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
+
+def _transform(header, child: str, xyz, quaternion=(0.0, 0.0, 0.0, 1.0)) -> TransformStamped:
+    transform = TransformStamped(header=header, child_frame_id=child)
+    t = transform.transform
+    t.translation.x, t.translation.y, t.translation.z = (float(v) for v in xyz)
+    t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w = (float(v) for v in quaternion)
+    return transform
+
+
+def _bgr_image(header, image: np.ndarray) -> Image:
+    height, width = image.shape[:2]
+    return Image(header=header, height=height, width=width, encoding='bgr8', is_bigendian=0,
+                 step=width * 3, data=np.ascontiguousarray(image).tobytes())
+
+
+def main(args=None) -> int:
+    """Run the node until SIGINT / SIGTERM; exit code 0 on a clean stop, 1 on a start error."""
+    rclpy.init(args=args)
+    # SIGTERM (e.g. from a process manager) stops like Ctrl-C: through KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    node = None
+    code = 0
+    try:
+        node = HandPoseNode()
+        rclpy.spin(node)
+    except StartupError as error:
+        rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
+        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""HandPosePipeline: re-centring on the predicted palm and tracking, with a real estimator."""
+
+import numpy as np
+import pytest
+
+from crossinfonet_ros.codec import crop_hand
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.segmentation import detect_hand, HandDetectorConfig
+from training.synth.scene import render_frame
+
+
+@pytest.fixture(scope='module')
+def estimator(weights):
+    return HandPoseEstimator.from_weights(weights, device='cpu', backend='torch', threads=2)
+
+
+def make_pipeline(estimator, **overrides):
+    detector = HandDetectorConfig(cube_mm=estimator.cube_mm)
+    return HandPosePipeline(estimator, PipelineConfig(detector=detector, **overrides))
+
+
+def first_pass_palm(estimator, sample):
+    detection = detect_hand(sample.depth_mm, sample.intrinsics,
+                            HandDetectorConfig(cube_mm=estimator.cube_mm))
+    crop = crop_hand(sample.depth_mm, detection.center_mm, estimator.cube_mm, sample.intrinsics)
+    joints = estimator.estimate(crop).joints_mm[0]
+    return detection.center_mm, estimator.layout.palm_center(joints)
+
+
+def test_without_refinement_the_crop_is_centred_on_the_detection(estimator):
+    sample = render_frame(0, 1)
+    result = make_pipeline(estimator, refine_passes=0).process(
+        sample.depth_mm, sample.intrinsics, 0.0)
+    detected_mm, _ = first_pass_palm(estimator, sample)
+    assert result.detected
+    np.testing.assert_allclose(np.array(result.center_m) * 1000, detected_mm, atol=1e-6)
+
+
+def test_refinement_recentres_on_the_predicted_palm(estimator):
+    sample = render_frame(0, 1)
+    detected_mm, palm_mm = first_pass_palm(estimator, sample)
+    result = make_pipeline(estimator, refine_passes=1).process(
+        sample.depth_mm, sample.intrinsics, 0.0)
+    assert result.detected
+    expected = palm_mm if np.linalg.norm(palm_mm - detected_mm) <= estimator.cube_mm / 2 \
+        else detected_mm
+    np.testing.assert_allclose(np.array(result.center_m) * 1000, expected, atol=1e-3)
+
+
+def test_tracking_seeds_the_next_frame_and_a_lost_hand_resets(estimator):
+    pipeline = make_pipeline(estimator)
+    sample = render_frame(0, 1)
+    first = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
+    second = pipeline.process(sample.depth_mm, sample.intrinsics, 1 / 30)
+    assert first.detected and not first.tracked
+    assert second.detected and second.tracked
+    empty = pipeline.process(np.zeros_like(sample.depth_mm), sample.intrinsics, 2 / 30)
+    assert not empty.detected and empty.reason
+    again = pipeline.process(sample.depth_mm, sample.intrinsics, 3 / 30)
+    assert again.detected and not again.tracked

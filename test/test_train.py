@@ -1,0 +1,97 @@
+"""training.train: a short run learns and writes its files; kill + resume is bit-identical;
+bad arguments stop with one line before any work."""
+
+import csv
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from training import train
+from training.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+# Tiny budget: 4 fixed renders, batch 2 -> 2 steps per epoch, 2 validation renders, 1 thread.
+TINY = ['--dataset', 'synthetic', '--batch-size', '2', '--train-size', '4', '--val-size', '2',
+        '--threads', '1', '--progress', 'none', '--seed', '3']
+
+
+def _run(out: Path, *extra: str) -> dict:
+    return train.run(train.parse_args(TINY + ['--out', str(out), *extra]))
+
+
+def _rows(run_dir: Path) -> list:
+    with open(run_dir / 'metrics.csv') as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory) -> tuple:
+    """A 2-epoch run (2 steps each): the reference of the resume tests."""
+    run_dir = tmp_path_factory.mktemp('straight') / 'run'
+    return run_dir, _run(run_dir, '--epochs', '2')
+
+
+def test_short_run_lowers_loss_and_writes_files(straight):
+    run_dir, summary = straight
+    rows = _rows(run_dir)
+    assert [int(row['epoch']) for row in rows] == [1, 2]
+    assert float(rows[-1]['train_loss']) < float(rows[0]['train_loss'])
+    # lr x 0.96 per epoch (spec 4)
+    assert float(rows[1]['lr']) == pytest.approx(float(rows[0]['lr']) * 0.96)
+    assert summary['global_step'] == 4
+    assert any((run_dir / 'tb').iterdir())
+    best = torch.load(run_dir / 'best.pt', weights_only=True)
+    assert best['val_error_mm'] == pytest.approx(summary['best_val_error_mm'])
+    assert best['val_error_mm'] == pytest.approx(min(float(r['val_error_mm']) for r in rows))
+    state = load_checkpoint(run_dir / 'checkpoint.pt')
+    assert state['epoch'] == 2 and state['step'] == 0
+    assert not list(run_dir.glob('.*.tmp'))  # atomic writes leave no temp files
+
+
+def _same_weights(first: Path, second: Path) -> None:
+    a = load_checkpoint(first)
+    b = load_checkpoint(second)
+    assert a['global_step'] == b['global_step']
+    for name, tensor in a['model'].items():
+        assert torch.equal(tensor, b['model'][name]), name
+
+
+@pytest.mark.parametrize('first_leg', [['--epochs', '1'], ['--epochs', '2', '--max-steps', '3']],
+                         ids=['epoch-boundary', 'mid-epoch'])
+def test_resume_is_identical_to_a_straight_run(straight, tmp_path, first_leg):
+    reference, _ = straight
+    run_dir = tmp_path / 'resumed'
+    _run(run_dir, *first_leg)  # the "killed" run: stopped after 1 epoch or mid-epoch
+    _run(run_dir, '--resume', '--epochs', '2', '--max-steps', '100')
+    _same_weights(reference / 'checkpoint.pt', run_dir / 'checkpoint.pt')
+    for row, other in zip(_rows(reference), _rows(run_dir)):
+        assert row['train_loss'] == other['train_loss']
+        assert row['val_error_mm'] == other['val_error_mm']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--batch-size', '0'], '--batch-size must be positive'),
+    (['--dataset', 'nyu', '--root', '/nonexistent/nyu'], 'is not a directory'),
+    (['--resume'], 'no checkpoint'),
+    (['--variant', 'huge'], 'invalid choice'),
+])
+def test_bad_arguments_exit_with_one_line(tmp_path, capsys, argv, message):
+    status = train.main(['--out', str(tmp_path / 'run'), *argv])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / 'run').exists()  # no work started
+
+
+def test_wrong_root_exits_non_zero_as_a_process(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'training.train', '--dataset', 'icvl',
+                             '--root', str(empty), '--out', str(tmp_path / 'run')],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'icvl' in lines[0] and str(empty) in lines[0]

@@ -1,0 +1,213 @@
+"""Evaluate a weights file: ``python -m training.evaluate --weights W --dataset synthetic``.
+
+Synthetic data: full frames (clutter, sensor noise) of a held-out seed are rendered on the fly
+and the hand centre comes, by default, from the node's own detector
+(:func:`crossinfonet_ros.segmentation.detect_hand`), because that is what users get;
+``--center given`` uses the renderer's centre (ground truth plus its small jitter) instead.
+Real datasets (``--dataset nyu|icvl|msra|hands2017 --root R``): the test split with the
+dataset's centre (centre file or centre of mass, spec 3.2) unless ``--center detect``.
+
+Prints and writes (``--json``) mean 3D joint error, per-joint error, the max-error success-frame
+curve (0-80 mm) and detection failures (metrics in :mod:`training.metrics`); with ``--out DIR``
+also ``curve.png``, ``per_joint.png`` and ``predictions_uvd.txt`` (spec 3.8 format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from crossinfonet_ros.codec import crop_hand
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.segmentation import HandDetectorConfig, detect_hand
+from crossinfonet_ros.weights import WeightsError
+from training import metrics
+from training.datasets import open_dataset
+from training.datasets.common import DatasetError
+from training.datasets.sample import Sample
+
+DATASETS = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
+BATCH = 32  # crops per network call
+
+
+class EvaluationError(ValueError):
+    """Bad arguments or data: reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise EvaluationError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = _Parser(prog='python -m training.evaluate', description=__doc__.split('\n')[0])
+    add = parser.add_argument
+    add('--weights', required=True, help='.safetensors weights file')
+    add('--dataset', default='synthetic', choices=DATASETS)
+    add('--root', help='dataset root (real datasets)')
+    add('--split', default='test', help='real datasets: split to evaluate (default test)')
+    add('--seed', type=int, default=999, help='synthetic: data-set seed (unseen in training)')
+    add('--num', type=int, default=200, help='frames to evaluate (real data: first N; 0 = all)')
+    add('--center', choices=('detect', 'given'),
+        help="'detect': the node's detector; 'given': renderer / dataset centre "
+             '(default: detect for synthetic, given for real data)')
+    add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
+    add('--device', default='cpu', help='estimator device')
+    add('--json', help='write the metrics here')
+    add('--out', help='folder for curve.png, per_joint.png, predictions_uvd.txt')
+    return parser
+
+
+def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sample]:
+    """The evaluation frames as :class:`Sample` (full frames)."""
+    if args.dataset == 'synthetic':
+        from training.synth import convert_joints, render_frame
+        from training.synth_dataset import synth_config
+        config = synth_config(cube_mm)
+        for index in range(args.num):
+            sample = render_frame(args.seed, index, config)
+            if layout != sample.layout:
+                sample.joints_mm = convert_joints(sample.joints_mm, layout)
+                sample.layout = layout
+            yield sample
+        return
+    options = {'cube': cube_mm}
+    try:
+        dataset = open_dataset(args.dataset, args.root, split=args.split, **options)
+    except (DatasetError, OSError, ValueError) as error:
+        raise EvaluationError(f'cannot open {args.dataset} {args.split} data at {args.root}:'
+                              f' {error}') from None
+    if dataset.layout != layout:
+        raise EvaluationError(f'the weights predict layout {layout}, {args.dataset} has'
+                              f' {dataset.layout}')
+    count = len(dataset) if args.num == 0 else min(args.num, len(dataset))
+    for index in range(count):
+        yield dataset[index]
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Evaluate; return the metrics dict (also written / plotted as the arguments say)."""
+    estimator = HandPoseEstimator.from_weights(args.weights, device=args.device,
+                                               backend=args.backend)
+    cube = estimator.cube_mm
+    layout = estimator.layout.name
+    center_mode = args.center or ('detect' if args.dataset == 'synthetic' else 'given')
+    detector = HandDetectorConfig(cube_mm=cube)
+    predicted, truth, uvd, pending = [], [], [], []
+
+    def flush() -> None:
+        if not pending:
+            return
+        result = estimator.estimate([crop for crop, _, _ in pending])
+        for (_, sample, _), joints in zip(pending, result.joints_mm):
+            predicted.append(joints)
+            uvd.append(sample.intrinsics.project(joints))
+        pending.clear()
+
+    for sample in frames(args, cube, layout):
+        truth.append(np.asarray(sample.joints_mm, dtype=np.float64))
+        center = sample.center_mm
+        if center_mode == 'detect':
+            detection = detect_hand(sample.depth_mm, sample.intrinsics, detector)
+            center = detection.center_mm if detection else None
+        if center is None:
+            flush()  # keep frame order
+            predicted.append(np.full(truth[-1].shape, np.nan))
+            uvd.append(np.full(truth[-1].shape, np.nan))
+            continue
+        pending.append((crop_hand(sample.depth_mm, center, cube, sample.intrinsics), sample,
+                        None))
+        if len(pending) == BATCH:
+            flush()
+    flush()
+    if not truth:
+        raise EvaluationError('no frames to evaluate')
+    errors = metrics.joint_errors(np.stack(predicted), np.stack(truth))
+    summary = metrics.summarize(errors, estimator.joint_names)
+    summary.update(weights=str(args.weights), dataset=args.dataset, layout=layout,
+                   cube_mm=cube, center=('node detector (segmentation.detect_hand)'
+                                         if center_mode == 'detect' else
+                                         'given (renderer / dataset centre)'),
+                   backend=estimator.backend)
+    if args.dataset == 'synthetic':
+        summary['seed'] = args.seed
+    else:
+        summary.update(root=str(args.root), split=args.split)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(summary, indent=2) + '\n')
+    if args.out:
+        out = Path(args.out)
+        metrics.write_uvd(out / 'predictions_uvd.txt', np.stack(uvd))
+        plot(summary, out)
+    return summary
+
+
+def plot(summary: dict, out: Path) -> None:
+    """Write ``curve.png`` (success-frame curve) and ``per_joint.png`` into ``out``."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    out.mkdir(parents=True, exist_ok=True)
+    curve = summary['success_curve']
+    figure, axes = pyplot.subplots(figsize=(5, 4))
+    axes.plot(curve['thresholds_mm'], [100 * f for f in curve['fraction']])
+    axes.set(xlabel='max joint error threshold (mm)', ylabel='frames within threshold (%)',
+             xlim=(0, 80), ylim=(0, 100), title='success-frame curve')
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / 'curve.png', dpi=100)
+    pyplot.close(figure)
+    names = list(summary['per_joint_error_mm'])
+    values = [v if v is not None else 0.0 for v in summary['per_joint_error_mm'].values()]
+    figure, axes = pyplot.subplots(figsize=(max(5, 0.35 * len(names)), 4))
+    axes.bar(range(len(names)), values)
+    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    axes.set(ylabel='mean error (mm)', title='per-joint error')
+    figure.tight_layout()
+    figure.savefig(out / 'per_joint.png', dpi=100)
+    pyplot.close(figure)
+
+
+def report(summary: dict) -> str:
+    """Human-readable summary lines."""
+    curve = dict(zip(summary['success_curve']['thresholds_mm'],
+                     summary['success_curve']['fraction']))
+    mean = summary['mean_error_mm']
+    lines = [f'frames {summary["frames"]}, detection failures {summary["failures"]}'
+             f' (centre: {summary["center"]})',
+             f'mean joint error: {mean:.2f} mm' if mean is not None else 'mean joint error: n/a',
+             'success (max error <=): ' + ', '.join(f'{int(t)} mm {100 * curve[t]:.1f}%'
+                                                   for t in (10.0, 20.0, 30.0, 40.0, 50.0, 80.0)),
+             'per joint (mm): ' + ', '.join(f'{name} {value:.1f}' if value is not None
+                                            else f'{name} n/a' for name, value in
+                                            summary['per_joint_error_mm'].items())]
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.num < 0 or (args.dataset == 'synthetic' and args.num == 0):
+            raise EvaluationError(f'--num must be positive, got {args.num}')
+        if args.dataset != 'synthetic' and not (args.root and Path(args.root).is_dir()):
+            raise EvaluationError(f'--dataset {args.dataset} needs --root pointing to a folder,'
+                                  f' got {args.root}')
+        summary = run(args)
+    except (EvaluationError, WeightsError) as error:
+        print(f'training.evaluate: error: {error}', file=sys.stderr)
+        return 2
+    print(report(summary))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
