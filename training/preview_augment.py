@@ -23,6 +23,7 @@ from crossinfonet_ros.codec import denormalize_joints
 from crossinfonet_ros.layouts import LAYOUTS, get_layout
 from training.augment import AUGMENT_MODES, VARIANTS, AugmentConfig, TrainItem, augment_sample
 from training.datasets import DATASETS, open_dataset
+from training.synth.preview import grid
 
 BONE_COLOR = (80, 200, 80)  # BGR
 JOINT_COLOR = (40, 40, 230)
@@ -55,24 +56,6 @@ def tile_image(item: TrainItem, intrinsics: Intrinsics, edges: Sequence[tuple[in
     return tile
 
 
-def grid(tiles: Sequence[np.ndarray], columns: int, gap: int = 2) -> np.ndarray:
-    """Arrange equal-sized tiles in rows of ``columns`` with a white gap.
-
-    :param tiles: BGR tiles of the same shape
-    :param columns: tiles per row
-    :param gap: pixels between tiles
-    """
-    height, width = tiles[0].shape[:2]
-    rows = math.ceil(len(tiles) / columns)
-    canvas = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), 255,
-                     np.uint8)
-    for index, tile in enumerate(tiles):
-        row, col = divmod(index, columns)
-        canvas[row * (height + gap):row * (height + gap) + height,
-               col * (width + gap):col * (width + gap) + width] = tile
-    return canvas
-
-
 def preview(samples, count: int, config: AugmentConfig, seed: int, scale: int = 3,
             columns: int | None = None) -> np.ndarray:
     """Augment ``count`` samples (drawn with ``seed``) and return the BGR grid image.
@@ -95,7 +78,7 @@ def preview(samples, count: int, config: AugmentConfig, seed: int, scale: int = 
         item = augment_sample(sample, config, rng)
         edges = get_layout(sample.layout).edges if sample.layout in LAYOUTS else ()
         tiles.append(tile_image(item, sample.intrinsics, edges, scale))
-    return grid(tiles, columns or math.ceil(math.sqrt(count)))
+    return grid(tiles, columns or math.ceil(math.sqrt(count)), gap=2)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
