@@ -56,14 +56,18 @@ def test_bad_prediction_file_names_file_and_line(tmp_path):
         metrics.read_uvd(path, 2)
 
 
-def test_evaluate_synthetic_end_to_end(weights, tmp_path, capsys):
+@pytest.mark.parametrize('center', ['given', 'detect'])
+def test_evaluate_synthetic_end_to_end(weights, tmp_path, capsys, center):
     out = tmp_path / 'eval'
     status = evaluate.main(['--weights', str(weights), '--dataset', 'synthetic', '--seed', '5',
-                            '--num', '3', '--json', str(out / 'eval.json'), '--out', str(out)])
+                            '--num', '3', '--json', str(out / 'eval.json'), '--out', str(out),
+                            '--center', center])
     assert status == 0
     summary = json.loads((out / 'eval.json').read_text())
     names = get_layout('hands2017').joint_names
-    assert summary['frames'] == 3 and 'detector' in summary['center']
+    assert summary['frames'] == 3 and summary['center'].startswith(center)
+    if center == 'given':  # every frame has a centre: no failures
+        assert summary['failures'] == 0
     assert list(summary['per_joint_error_mm']) == list(names)
     fraction = summary['success_curve']['fraction']
     assert len(fraction) == 81 and all(a <= b for a, b in zip(fraction, fraction[1:]))

@@ -13,6 +13,9 @@ HAND_PLATE = (HAND, 80.0, 100.0)  # a flat hand seen from the front: its pixels 
 TORSO_PLATE = (np.array([0.0, 100.0, 700.0]), 400.0, 600.0)
 WALL_MM = 1500.0  # beyond the default band (1000 mm)
 TABLE_MM = 400.0  # a horizontal table 400 mm below the camera
+# These scenes are plates and balls: test where the visible surface is found, without the
+# default move from the surface back towards the palm's joints.
+SURFACE = HandDetectorConfig(depth_offset_mm=0.0)
 
 
 @pytest.fixture(scope='module')
@@ -25,7 +28,8 @@ def scene():
 
 @pytest.mark.parametrize('downsample', [1, 2, 4])
 def test_finds_the_hand_in_front_of_torso_table_and_wall(scene, downsample):
-    detection = detect_hand(scene, CAMERA, HandDetectorConfig(downsample=downsample))
+    detection = detect_hand(scene, CAMERA, HandDetectorConfig(downsample=downsample,
+                                                              depth_offset_mm=0.0))
     assert detection and detection.found and detection.reason == ''
     assert not detection.seeded and detection.iterations >= 1
     np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
@@ -37,7 +41,7 @@ def test_finds_the_hand_in_front_of_torso_table_and_wall(scene, downsample):
 def test_round_hand_lands_on_its_visible_surface():
     ball = np.array([-60.0, 30.0, 500.0])
     depth = render_scene(CAMERA, spheres=[(ball, 45.0)], wall_mm=WALL_MM).astype(np.float32)
-    detection = detect_hand(depth, CAMERA)
+    detection = detect_hand(depth, CAMERA, SURFACE)
     center = detection.center_mm
     # The visible cap is symmetric about the camera ray through the ball's centre.
     direction = center / np.linalg.norm(center)
@@ -50,14 +54,36 @@ def test_flying_pixels_and_nearer_specks_do_not_capture_the_detection(scene):
     rng = np.random.default_rng(1)
     noisy[rng.integers(0, 480, 15), rng.integers(0, 640, 15)] = 200  # flying pixels
     noisy[50:70, 500:520] = 330  # a small object nearer than the hand
-    detection = detect_hand(noisy, CAMERA)
+    detection = detect_hand(noisy, CAMERA, SURFACE)
     np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
 
 
 def test_tracking_seed_refines_to_the_hand(scene):
-    detection = detect_hand(scene, CAMERA, seed_mm=HAND + [25.0, -15.0, 20.0])
+    detection = detect_hand(scene, CAMERA, SURFACE, seed_mm=HAND + [25.0, -15.0, 20.0])
     assert detection.found and detection.seeded
     np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
+
+
+def test_depth_offset_moves_the_centre_back_and_tracking_keeps_it(scene):
+    config = HandDetectorConfig(depth_offset_mm=25.0)
+    detected = detect_hand(scene, CAMERA, config)
+    np.testing.assert_allclose(detected.center_mm, HAND + [0.0, 0.0, 25.0], atol=3.0)
+    # Tracking from that result lands on the same point (the offset is not applied twice).
+    tracked = detect_hand(scene, CAMERA, config, seed_mm=detected.center_mm)
+    np.testing.assert_allclose(tracked.center_mm, detected.center_mm, atol=1.0)
+
+
+def test_forearm_joined_to_the_hand_does_not_drag_the_centre_down_the_arm():
+    # An open hand (90 x 180 mm, fingers up) and a forearm of balls leaving its lower edge
+    # downwards and away from the camera: one connected object within the nearest-object band.
+    arm = [(HAND + [0.0, 40.0 + 55.0 * k, 35.0 * k], 38.0) for k in range(1, 6)]
+    depth = render_scene(CAMERA, plates=[(HAND, 90.0, 180.0)], spheres=arm, wall_mm=WALL_MM)
+    detection = detect_hand(depth.astype(np.float32), CAMERA, SURFACE)
+    valid = (depth > 150) & (depth < 1000)
+    v, u = np.nonzero(valid)
+    mass = CAMERA.backproject(np.stack([u, v, depth[valid]], axis=-1)).mean(axis=0)
+    assert np.linalg.norm(mass[:2] - HAND[:2]) > 60  # the centre of mass is on the arm
+    assert np.linalg.norm(detection.center_mm[:2] - HAND[:2]) < 25
 
 
 def test_lost_track_reports_why_so_the_caller_can_fall_back(scene):
@@ -100,8 +126,9 @@ def test_garbage_frames_never_raise():
             assert np.all(np.isfinite(detection.center_mm))
 
 
-def test_without_refinement_the_component_centre_is_returned(scene):
-    detection = detect_hand(scene, CAMERA, HandDetectorConfig(refine_iterations=0))
+def test_without_refinement_the_component_front_is_returned(scene):
+    detection = detect_hand(scene, CAMERA, HandDetectorConfig(refine_iterations=0,
+                                                              depth_offset_mm=0.0))
     assert detection.iterations == 0
     np.testing.assert_allclose(detection.center_mm, HAND, atol=3.0)
 
@@ -117,6 +144,8 @@ def test_bad_arguments_raise():
         HandDetectorConfig(downsample=0)
     with pytest.raises(ValueError, match='band_mm'):
         HandDetectorConfig(band_mm=-1.0)
+    with pytest.raises(ValueError, match='refine_cube_mm'):
+        HandDetectorConfig(refine_cube_mm=0.0)
 
 
 def test_cube_window_keeps_every_point_of_the_cube():
