@@ -12,7 +12,8 @@ setup:
 
 demo: setup
 	@$(ENV) && python scripts/demo.py $(if $(BAG),--bag $(BAG)) \
-	  $(if $(DEPTH_TOPIC),--depth-topic $(DEPTH_TOPIC)) $(if $(INFO_TOPIC),--info-topic $(INFO_TOPIC))
+	  $(if $(DEPTH_TOPIC),--depth-topic $(DEPTH_TOPIC)) $(if $(INFO_TOPIC),--info-topic $(INFO_TOPIC)) \
+	  $(if $(FRAMES),--frames $(FRAMES)) $(if $(LOCKSTEP),--lockstep) $(if $(LIVE),--live)
 
 test: setup
 	@$(ENV) && python -m pytest $(PYTEST_ARGS)
@@ -21,6 +22,9 @@ bench: setup
 	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \
 	  && python bench/bench_inference.py \
 	  && if [ -f bench/bench_node_latency.py ]; then python bench/bench_node_latency.py; fi
+
+soak: setup
+	@$(ENV) && python bench/soak.py --minutes $(MINUTES)
 
 clean:
 	rm -rf ws .venv .venv-*

@@ -1,34 +1,36 @@
 """The main job: play a depth stream into hand_pose_node and report what came out.
 
-Three processes over real DDS, as a user would run them: this script plays a rosbag2 of depth
-frames in real time and records the node's outputs like any downstream subscriber; the node is
-the installed executable. With no ``--bag`` the stream is a synthetic one (moving hands with
-ground truth), written on first run to ``out/demo/input_bag``.
+Separate processes over real DDS, as a user would run them: this script plays a rosbag2 of
+depth frames in real time and records the node's outputs like any downstream subscriber; the
+node is the installed executable. With no ``--bag`` the stream is a synthetic one (moving hands
+with ground truth), rendered on first run into ``<out>/input_bag``.
 
     make demo                                   # synthetic stream, with error figures
-    make demo BAG=path/to/bag DEPTH_TOPIC=/camera/depth/image_rect_raw \
+    make demo BAG=path/to/bag DEPTH_TOPIC=/camera/depth/image_rect_raw \\
               INFO_TOPIC=/camera/depth/camera_info
     python scripts/demo.py --live --depth-topic ... --info-topic ...   # node only, your camera
+
+Outputs in ``--out`` (default out/demo): ``report.json``, ``contact_sheet.png``,
+``hand_3d.png``, ``outputs_bag/`` (HandPose, /tf and markers as received) and ``node.log``.
 """
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SYNTH_SEED = 7  # the demo stream's seed (not used by training or evaluation)
-SYNTH_FRAMES = 300  # 10 s at 30 Hz
+from demo_input import (SYNTH_FRAMES, DemoError, InputBag, Stamp,  # noqa: E402
+                        spread, synthetic_bag)
+
 DEFAULT_OUT = ROOT / 'out' / 'demo'
-GT_TOPIC = '/hand_ground_truth'
+STILLS = 12  # contact-sheet frames, spread over the stream
+STOP_TIMEOUT_S = 10.0  # a node that ignores SIGINT this long is killed
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -38,236 +40,263 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f'demo: error: {message}\n')
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = OneLineParser(prog='make demo', description=__doc__.splitlines()[0])
+    """The command line (``make demo`` passes BAG, DEPTH_TOPIC and INFO_TOPIC through)."""
+    parser = OneLineParser(prog='demo.py', description=__doc__.splitlines()[0])
     parser.add_argument('--bag', type=Path, help='rosbag2 folder (or .mcap/.db3 file) to play')
-    parser.add_argument('--depth-topic', default=None, help='depth image topic in the bag')
-    parser.add_argument('--info-topic', default=None, help='camera info topic in the bag')
+    parser.add_argument('--depth-topic', default=None,
+                        help='depth image topic (default: the bag\'s only Image topic)')
+    parser.add_argument('--info-topic', default=None,
+                        help='camera info topic (default: the bag\'s only CameraInfo topic)')
+    parser.add_argument('--frames', type=positive_int, default=None,
+                        help='play only the first N depth frames (default: all)')
+    parser.add_argument('--lockstep', action='store_true',
+                        help='send each frame once the previous one is answered instead of in '
+                             'real time (every frame measured on a machine too busy for 30 Hz)')
     parser.add_argument('--out', type=Path, default=DEFAULT_OUT, help='output folder')
     parser.add_argument('--weights', type=Path, default=None,
                         help='weights file (default: the shipped one)')
     parser.add_argument('--live', action='store_true',
                         help='only run the node on --depth-topic/--info-topic until Ctrl-C')
     args = parser.parse_args(argv)
-    if args.bag is not None and not args.bag.exists():
-        parser.error(f'no rosbag2 at {args.bag}')
     if args.live and not (args.depth_topic and args.info_topic):
         parser.error('--live needs --depth-topic and --info-topic')
+    if args.live and args.bag:
+        parser.error('--live runs on live topics; it takes no --bag')
+    if args.weights is not None and not args.weights.is_file():
+        parser.error(f'no weights file at {args.weights}')
     return args
 
 
-def synthetic_bag(out: Path) -> Path:
-    """The demo's synthetic stream as a rosbag2, rendered once and reused."""
-    from training.synth.motion import stream_frames
-    from training.synth.writers import write_rosbag2
-    bag = out / 'input_bag'
-    if (bag / 'metadata.yaml').exists():
-        return bag
-    print(f'[demo] rendering {SYNTH_FRAMES} synthetic frames into {bag} (first run only)')
-    tmp = out / 'input_bag.partial'
-    if tmp.exists():
-        import shutil
-        shutil.rmtree(tmp)
-    start_ns = 1_700_000_000 * 10**9
-    frames = ((start_ns + int(t * 1e9), sample)
-              for t, sample in stream_frames(SYNTH_SEED, SYNTH_FRAMES, 30.0))
-    write_rosbag2(tmp, frames)
-    tmp.rename(bag)
-    return bag
+def weights_path(args: argparse.Namespace) -> Optional[Path]:
+    """The weights file the node loads: --weights, else the shipped one (as the node finds it)."""
+    if args.weights:
+        return args.weights.resolve()
+    import crossinfonet_ros
+    from crossinfonet_ros.node_params import find_shipped_weights
+    return find_shipped_weights(crossinfonet_ros.__path__)
 
 
-def read_bag(bag: Path, depth_topic: str, info_topic: str):
-    """Messages of the bag in time order: (bag time ns, topic, raw CDR bytes or decoded GT)."""
-    from rosbags.highlevel import AnyReader
-    with AnyReader([bag]) as reader:
-        topics = {c.topic: c for c in reader.connections}
-        for name in (depth_topic, info_topic):
-            if name not in topics:
-                raise SystemExit(f'demo: error: topic {name} is not in {bag} '
-                                 f'(it has: {", ".join(sorted(topics))})')
-        wanted = [topics[t] for t in (depth_topic, info_topic, GT_TOPIC) if t in topics]
-        messages = []
-        for connection, stamp_ns, raw in reader.messages(connections=wanted):
-            if connection.topic == GT_TOPIC:
-                msg = reader.deserialize(raw, connection.msgtype)
-                joints = np.array([[p.position.x, p.position.y, p.position.z]
-                                   for p in msg.poses])
-                key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-                messages.append((stamp_ns, GT_TOPIC, (key, joints)))
-            else:
-                messages.append((stamp_ns, connection.topic, bytes(raw)))
-    messages.sort(key=lambda m: m[0])
-    return messages
+def start_node(args: argparse.Namespace, depth_topic: str, info_topic: str,
+               log_path: Optional[Path]) -> subprocess.Popen:
+    """Start the installed hand_pose_node on the given topics.
 
-
-def start_node(args, depth_topic: str, info_topic: str, log_path: Path) -> subprocess.Popen:
+    :param args: the command line (weights)
+    :param depth_topic: remap target of ``depth/image``
+    :param info_topic: remap target of ``depth/camera_info``
+    :param log_path: file for the node's output, None to share this terminal
+    """
     executable = (Path(os.environ['CROSSINFONET_INSTALL']) / 'crossinfonet_ros' / 'lib'
                   / 'crossinfonet_ros' / 'hand_pose_node')
     command = [str(executable), '--ros-args', '--params-file', str(ROOT / 'config' / 'hand.yaml'),
                '-r', f'depth/image:={depth_topic}', '-r', f'depth/camera_info:={info_topic}']
     if args.weights:
-        command += ['-p', f'weights:={args.weights}']
-    log = open(log_path, 'w')
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        command += ['-p', f'weights:={args.weights.resolve()}']
+    if log_path is None:
+        return subprocess.Popen(command)
+    with open(log_path, 'w') as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
-def percentile(values, q):
-    return float(np.percentile(values, q)) if len(values) else float('nan')
+def stop_node(process: subprocess.Popen, grace_s: float = 0.0) -> int:
+    """Stop the node like Ctrl-C does (SIGINT), killing it if it does not stop in time.
+
+    :param process: the node
+    :param grace_s: first wait this long for it to stop by itself (a terminal's Ctrl-C already
+        reached it)
+    :returns: its exit code
+    """
+    try:
+        return process.wait(timeout=grace_s) if grace_s else process.wait(timeout=0.01)
+    except subprocess.TimeoutExpired:
+        pass
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
-def play_and_record(messages, depth_topic, info_topic, node_process, out: Path) -> dict:
-    import psutil
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image
-    from tf2_msgs.msg import TFMessage
-    from visualization_msgs.msg import MarkerArray
+def run_live(args: argparse.Namespace) -> int:
+    """Run the node on the user's topics until Ctrl-C (or SIGTERM); 0 on a clean stop."""
+    node = start_node(args, args.depth_topic, args.info_topic, None)
+    print(f'[demo] hand_pose_node runs on {args.depth_topic} and {args.info_topic}, publishing '
+          f'/hand_pose, /tf and /hand_markers; Ctrl-C stops it', flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        code = node.wait()
+        print(f'demo: error: hand_pose_node exited with code {code}', file=sys.stderr)
+        return code or 1
+    except KeyboardInterrupt:
+        code = stop_node(node, grace_s=2.0)
+    print(f'[demo] hand_pose_node stopped (exit code {code})', flush=True)
+    return 0 if code in (0, -signal.SIGINT) else code
 
-    from crossinfonet_ros.msg import HandPose
 
-    rclpy.init()
-    node = rclpy.create_node('demo_player_recorder')
-    depth_pub = node.create_publisher(Image, depth_topic, QoSProfile(
-        depth=5, reliability=ReliabilityPolicy.RELIABLE))
-    info_pub = node.create_publisher(CameraInfo, info_topic, 10)
-    poses, tf_stamps, marker_count = {}, set(), [0]
-
-    def on_pose(msg):
-        poses[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = (time.monotonic(), msg)
-
-    def on_tf(msg):
-        for t in msg.transforms:
-            tf_stamps.add((t.header.stamp.sec, t.header.stamp.nanosec))
-
-    node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
-    node.create_subscription(TFMessage, '/tf', on_tf, 100)
-    node.create_subscription(MarkerArray, 'hand_markers',
-                             lambda m: marker_count.__setitem__(0, marker_count[0] + 1), 50)
-    print('[demo] waiting for hand_pose_node to start ...')
-    deadline = time.monotonic() + 120
-    while depth_pub.get_subscription_count() == 0 or info_pub.get_subscription_count() == 0:
-        if node_process.poll() is not None:
-            raise SystemExit(f'demo: error: hand_pose_node exited with code '
-                             f'{node_process.returncode} (log: {out / "node.log"})')
-        if time.monotonic() > deadline:
-            raise SystemExit('demo: error: hand_pose_node did not subscribe within 120 s')
-        rclpy.spin_once(node, timeout_sec=0.1)
-    time.sleep(1.0)  # let the node finish its start-up (model warm-up) before the stream
-
-    process = psutil.Process(node_process.pid)
-    process.cpu_percent(None)
-    ground_truth, sent = {}, []  # sent: wall time of each depth frame, in bag order
-    t0_bag, t0_wall = messages[0][0], time.monotonic()
-    print(f'[demo] playing {sum(1 for m in messages if m[1] == depth_topic)} frames in real time')
-    for stamp_ns, topic, payload in messages:
-        due = t0_wall + (stamp_ns - t0_bag) / 1e9
-        while True:
-            left = due - time.monotonic()
-            if left <= 0:
-                break
-            rclpy.spin_once(node, timeout_sec=min(left, 0.005))
-        if topic == GT_TOPIC:
-            key, joints = payload
-            ground_truth[key] = joints
-        elif topic == info_topic:
-            info_pub.publish(payload)
+def _sheet_and_plot(args, bag: InputBag, playback, results: Dict[Stamp, object],
+                    has_truth: bool) -> Dict[str, str]:
+    """Write the contact sheet and the 3D plot; returns their paths by name."""
+    from demo_figures import SheetFrame, contact_sheet, hand_3d_plot, layout_edges
+    from demo_report import TRUTH_LAYOUT
+    truth_edges = layout_edges(TRUTH_LAYOUT)
+    frames: List[SheetFrame] = []
+    for index, stamp in enumerate(playback.stamps):
+        still = playback.stills.get(stamp)
+        if still is None:
+            continue
+        result = results.get(stamp)
+        truth = playback.truth.get(stamp)
+        truth_mm = 1000.0 * bag.decode_truth(truth) if truth is not None else None
+        predicted = result.predicted_mm if result is not None else None
+        cube = result.cube_mm if result is not None and result.detected else 250.0
+        center = result.center_mm if result is not None and result.detected else None
+        if center is None and truth_mm is not None:
+            center = truth_mm.mean(axis=0)
+        error = result.error_mm if result is not None else None
+        label = (f'#{index}  ' + ('no answer' if result is None else 'no hand'
+                                  if not result.detected else
+                                  f'{error.mean():.0f} mm' if error is not None else 'hand'))
+        frames.append(SheetFrame(index, bag.decode_depth(still.depth),
+                                 bag.decode_info(still.info), predicted,
+                                 layout_edges(result.layout) if result else (), truth_mm,
+                                 truth_edges, center, cube, label))
+    title = ('red: prediction, blue: ground truth (mean joint error per frame)' if has_truth
+             else 'red: prediction (no ground truth in this bag)')
+    outputs = {}
+    sheet = args.out / 'contact_sheet.png'
+    contact_sheet(sheet, frames, title)
+    outputs['contact_sheet'] = str(sheet)
+    # The 3D plot shows a typical hand: the median-error frame, else the middle detection.
+    detected = [results[s] for s in playback.stamps if s in results and results[s].detected]
+    if detected:
+        scored = [r for r in detected if r.error_mm is not None]
+        if scored:
+            pick = sorted(scored, key=lambda r: float(r.error_mm.mean()))[len(scored) // 2]
         else:
-            sent.append(time.monotonic())
-            depth_pub.publish(payload)
-    stream_s = time.monotonic() - t0_wall
-    end = time.monotonic() + 2.0
-    while time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.05)
-    cpu = process.cpu_percent(None)
-    node.destroy_node()
-    rclpy.shutdown()
-    return {'poses': poses, 'tf_stamps': tf_stamps, 'markers': marker_count[0],
-            'ground_truth': ground_truth, 'sent': sent, 'stream_s': stream_s,
-            'cpu_percent': cpu}
+            pick = detected[len(detected) // 2]
+        index = playback.stamps.index(pick.stamp)
+        error = pick.error_mm
+        title = f'frame #{index}' + (f', mean joint error {error.mean():.1f} mm'
+                                     if error is not None else '')
+        plot = args.out / 'hand_3d.png'
+        hand_3d_plot(plot, pick.predicted_mm, layout_edges(pick.layout),
+                     pick.truth_mm if error is not None else None, truth_edges, title)
+        outputs['hand_3d'] = str(plot)
+    return outputs
 
 
-def report(recorded: dict, messages, depth_topic: str) -> dict:
-    """Frames in and answered, detection rate, error against ground truth, latency."""
-    from rclpy.serialization import deserialize_message
-    from sensor_msgs.msg import Image
-    frame_keys = []
-    for _, topic, payload in messages:
-        if topic == depth_topic:
-            header = deserialize_message(payload, Image).header
-            frame_keys.append((header.stamp.sec, header.stamp.nanosec))
-    sent_times = dict(zip(frame_keys, recorded['sent']))
-    poses = recorded['poses']
-    answered = [k for k in frame_keys if k in poses]
-    detected = [k for k in answered if poses[k][1].detected]
-    latencies = [1000 * (poses[k][0] - sent_times[k]) for k in answered if k in sent_times]
-    errors = []
-    for k in detected:
-        gt = recorded['ground_truth'].get(k)
-        if gt is None:
-            continue
-        msg = poses[k][1]
-        if msg.layout != 'hands2017' or len(msg.positions) != len(gt):
-            continue
-        predicted = np.array([[p.x, p.y, p.z] for p in msg.positions])
-        errors.append(1000 * np.linalg.norm(predicted - gt, axis=1))
-    figures = {
-        'frames_in': len(frame_keys),
-        'frames_answered': len(answered),
-        'answered_percent': 100.0 * len(answered) / max(1, len(frame_keys)),
-        'detection_percent': 100.0 * len(detected) / max(1, len(answered)),
-        'tf_frames_stamped': len(recorded['tf_stamps']),
-        'marker_arrays': recorded['markers'],
-        'latency_ms_p50': percentile(latencies, 50),
-        'latency_ms_p95': percentile(latencies, 95),
-        'node_cpu_percent_of_one_core': recorded['cpu_percent'],
-        'stream_seconds': recorded['stream_s'],
-    }
-    if errors:
-        errors = np.stack(errors)
-        figures['mean_joint_error_mm'] = float(errors.mean())
-        figures['frames_with_max_error_under_40mm_percent'] = float(
-            100.0 * (errors.max(axis=1) <= 40).mean())
-    return figures
+def run_demo(args: argparse.Namespace) -> int:
+    """Play the bag into the node, record, report; 0 when the node answered frames."""
+    from demo_play import WARMUP_S, PlayerRecorder, latencies_ms
+    from demo_record import hand_poses, write_output_bag
+    from demo_report import compute_figures, frame_result, print_report, write_report
+    bag_path = args.bag if args.bag is not None else synthetic_bag(
+        args.out, max(args.frames or SYNTH_FRAMES, 1))
+    with InputBag(bag_path) as bag:
+        topics = bag.select_topics(args.depth_topic, args.info_topic,
+                                   _truth_topic())
+        frames = min(args.frames or topics.frames, topics.frames)
+        log_path = args.out / 'node.log'
+        node = start_node(args, topics.depth, topics.info, log_path)
+        try:
+            with PlayerRecorder(topics) as session:
+                session.wait_for_node(node, log_path)
+                first_info = bag.first_raw(topics.info)
+                print(f'[demo] warming the node up on the first frame for {WARMUP_S:g} s '
+                      f'(not counted)', flush=True)
+                warmup = session.warm_up(bag.first_raw(topics.depth), first_info)
+                print(f'[demo] playing {frames} frames of {bag.path} ({topics.depth}) '
+                      f'{pace(args)}', flush=True)
+                playback = session.play(bag.messages(topics, frames),
+                                        set(spread(frames, STILLS)), node, first_info,
+                                        args.lockstep)
+                messages, foreign = session.recorder.answering(set(playback.stamps))
+                poses = hand_poses(messages['/hand_pose'])
+        finally:
+            stop_node(node)
+        has_truth = topics.truth is not None and bool(playback.truth)
+        results = {}
+        for _, pose in poses:
+            stamp = (pose.header.stamp.sec, pose.header.stamp.nanosec)
+            truth = playback.truth.get(stamp)
+            results[stamp] = frame_result(pose, bag.decode_truth(truth)
+                                          if truth is not None else None)
+        figures = compute_figures(playback.stamps, results, latencies_ms(playback, poses),
+                                  has_truth)
+        outputs_bag = args.out / 'outputs_bag'
+        write_output_bag(outputs_bag, messages)
+        outputs = {'report': str(args.out / 'report.json'), 'outputs_bag': str(outputs_bag)}
+        outputs.update(_sheet_and_plot(args, bag, playback, results, has_truth))
+    outputs['node_log'] = str(log_path)
+    weights = weights_path(args)
+    report = dict(figures)
+    report.update({
+        'warmup_answers_not_counted': warmup,
+        'pace': pace(args),
+        'tf_messages': len(messages['/tf']),
+        'marker_arrays': len(messages['/hand_markers']),
+        'foreign_messages_ignored': foreign,
+        'node_cpu_percent_of_one_core': playback.node_cpu_percent,
+        'stream_seconds': playback.stream_s,
+        'weights': str(weights) if weights else None,
+        'bag': str(bag.path),
+        'depth_topic': topics.depth,
+        'info_topic': topics.info,
+        'ground_truth_topic': topics.truth,
+        'outputs': outputs,
+    })
+    write_report(args.out / 'report.json', report)
+    print_report(report)
+    if not figures['frames_answered']:
+        print(f'demo: error: hand_pose_node answered none of the {figures["frames_in"]} frames '
+              f'(log: {log_path})', file=sys.stderr)
+        return 1
+    return 0
+
+
+def pace(args: argparse.Namespace) -> str:
+    """How the frames are sent, in words."""
+    return 'in lockstep with the answers' if args.lockstep else 'in real time'
+
+
+def _truth_topic() -> str:
+    from training.synth.writers import JOINTS_TOPIC
+    return JOINTS_TOPIC
 
 
 def main(argv=None) -> int:
+    """Run the demo (or the live node); one line on stderr and a non-zero code on failure."""
     args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     # Frames cross processes: load the shipped transport profile unless the user chose one.
     for variable in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
         os.environ.setdefault(variable, str(ROOT / 'config' / 'fastdds_profile.xml'))
-    if args.live:
-        node = start_node(args, args.depth_topic, args.info_topic, args.out / 'node.log')
-        print(f'[demo] hand_pose_node runs on {args.depth_topic}; Ctrl-C stops it')
-        try:
-            return node.wait()
-        except KeyboardInterrupt:
-            node.send_signal(signal.SIGINT)
-            return node.wait(timeout=10)
-    if args.bag is None:
-        bag, depth_topic, info_topic = (synthetic_bag(args.out), '/camera/depth/image_raw',
-                                        '/camera/depth/camera_info')
-    else:
-        bag = args.bag
-        depth_topic = args.depth_topic or '/camera/depth/image_raw'
-        info_topic = args.info_topic or '/camera/depth/camera_info'
-    messages = read_bag(bag, depth_topic, info_topic)
-    node = start_node(args, depth_topic, info_topic, args.out / 'node.log')
+    if 'CROSSINFONET_INSTALL' not in os.environ:
+        print('demo: error: the ROS environment is not loaded: run `source scripts/env.sh` '
+              'first (or use `make demo`)', file=sys.stderr)
+        return 1
     try:
-        recorded = play_and_record(messages, depth_topic, info_topic, node, args.out)
-    finally:
-        node.send_signal(signal.SIGINT)
-        try:
-            node.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            node.kill()
-    figures = report(recorded, messages, depth_topic)
-    (args.out / 'report.json').write_text(json.dumps(figures, indent=2) + '\n')
-    print('[demo] report (also in %s):' % (args.out / 'report.json'))
-    for key, value in figures.items():
-        print(f'  {key:45s} {value:.1f}' if isinstance(value, float) else
-              f'  {key:45s} {value}')
-    return 0 if figures['frames_answered'] > 0 else 1
+        if args.live:
+            return run_live(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        return run_demo(args)
+    except DemoError as error:
+        print(f'demo: error: {error}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('demo: interrupted', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':

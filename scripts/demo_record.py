@@ -1,0 +1,141 @@
+"""The demo's recorder: subscribes to the node's outputs like any user and keeps them as a bag.
+
+HandPose, /tf and the RViz markers are received as raw CDR (nothing is decoded while the stream
+plays) with their receive times, and written unchanged into an mcap rosbag2 that ``rosbags``
+reads back and ``ros2 bag play`` replays into RViz.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDPOSE_MSG = ROOT / 'msg' / 'HandPose.msg'
+HANDPOSE_TYPE = 'crossinfonet_ros/msg/HandPose'
+# topic the node publishes on (root namespace) -> message type, as the recorder records them
+RECORDED_TOPICS = {
+    '/hand_pose': HANDPOSE_TYPE,
+    '/tf': 'tf2_msgs/msg/TFMessage',
+    '/hand_markers': 'visualization_msgs/msg/MarkerArray',
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    """One recorded message."""
+
+    wall_ns: int  # receive time, system clock, ns: the output bag's time stamp
+    mono_s: float  # receive time, monotonic clock, s: for latency against the player's clock
+    raw: bytes  # the message's CDR, as it came over DDS
+
+
+class OutputRecorder:
+    """Raw subscriptions to the node's outputs on an rclpy node; keeps every message."""
+
+    def __init__(self, node) -> None:
+        """Subscribe on ``node`` to :data:`RECORDED_TOPICS`.
+
+        :param node: an rclpy node spun by the caller
+        """
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from tf2_msgs.msg import TFMessage
+        from visualization_msgs.msg import MarkerArray
+
+        from crossinfonet_ros.msg import HandPose
+        # Reliable with a deep queue: a recorder must not lose what the node sent.
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+        classes = {HANDPOSE_TYPE: HandPose, 'tf2_msgs/msg/TFMessage': TFMessage,
+                   'visualization_msgs/msg/MarkerArray': MarkerArray}
+        self.messages: Dict[str, List[Received]] = {topic: [] for topic in RECORDED_TOPICS}
+        for topic, msgtype in RECORDED_TOPICS.items():
+            node.create_subscription(classes[msgtype], topic, self._keeper(topic), qos, raw=True)
+
+    def _keeper(self, topic: str):
+        store = self.messages[topic]
+
+        def keep(raw: bytes) -> None:
+            store.append(Received(time.time_ns(), time.monotonic(), bytes(raw)))
+        return keep
+
+    def clear(self) -> None:
+        """Forget everything received so far (e.g. the answers to warm-up frames)."""
+        for items in self.messages.values():
+            items.clear()
+
+
+    def answering(self, stamps: Set[Tuple[int, int]]) -> Tuple[Dict[str, List[Received]], int]:
+        """The messages that answer the given frames (by header stamp), and how many did not.
+
+        Another process on the same ROS domain may publish on the same topics; its messages
+        carry other stamps and stay out of the demo's figures and output bag.
+
+        :param stamps: header stamps (sec, nanosec) of the frames the demo sent
+        :returns: (topic -> kept messages, number of messages left out)
+        """
+        from rclpy.serialization import deserialize_message
+        from tf2_msgs.msg import TFMessage
+        from visualization_msgs.msg import MarkerArray
+
+        from crossinfonet_ros.msg import HandPose
+
+        def headers(topic: str, raw: bytes):
+            if topic == '/hand_pose':
+                return [deserialize_message(raw, HandPose).header]
+            if topic == '/tf':
+                return [t.header for t in deserialize_message(raw, TFMessage).transforms]
+            return [m.header for m in deserialize_message(raw, MarkerArray).markers]
+
+        kept, left_out = {}, 0
+        for topic, items in self.messages.items():
+            kept[topic] = [item for item in items
+                           if any((h.stamp.sec, h.stamp.nanosec) in stamps
+                                  for h in headers(topic, item.raw))]
+            left_out += len(items) - len(kept[topic])
+        return kept, left_out
+
+
+def hand_poses(received: List[Received]) -> list:
+    """Decode received HandPose messages.
+
+    :param received: the messages of ``/hand_pose``
+    :returns: list of (Received, crossinfonet_ros.msg.HandPose)
+    """
+    from rclpy.serialization import deserialize_message
+
+    from crossinfonet_ros.msg import HandPose
+    return [(item, deserialize_message(item.raw, HandPose)) for item in received]
+
+
+def output_typestore():
+    """A Jazzy ``rosbags`` typestore that also knows crossinfonet_ros/msg/HandPose."""
+    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    typestore.register(get_types_from_msg(HANDPOSE_MSG.read_text(encoding='utf-8'),
+                                          HANDPOSE_TYPE))
+    return typestore
+
+
+def write_output_bag(path: Path, messages: Dict[str, List[Received]]) -> int:
+    """Write the recorded messages into a new mcap rosbag2, stamped with their receive times.
+
+    :param path: the bag folder to create (replaced if it exists; its parent must exist)
+    :param messages: topic -> received messages (topics of :data:`RECORDED_TOPICS`)
+    :returns: the number of messages written
+    """
+    import shutil
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    typestore = output_typestore()
+    shutil.rmtree(path, ignore_errors=True)
+    ordered = sorted((item.wall_ns, topic, item.raw)
+                     for topic, items in messages.items() for item in items)
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {topic: writer.add_connection(topic, RECORDED_TOPICS[topic],
+                                                    typestore=typestore)
+                       for topic in messages}
+        for wall_ns, topic, raw in ordered:
+            writer.write(connections[topic], wall_ns, raw)
+    return len(ordered)
