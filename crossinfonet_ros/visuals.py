@@ -41,12 +41,28 @@ def draw_debug(crop: Crop, joints_uv: np.ndarray, edges: Sequence[Tuple[int, int
     scale = size / crop.size
     # Crop pixel centres are at integer coordinates; enlarged pixel k covers [k s, (k + 1) s).
     points = (np.asarray(joints_uv, dtype=np.float64)[:, :2] + 0.5) * scale
+    draw_skeleton(image, points, edges, _BONE_BGR, _JOINT_BGR, joint_radius=4)
+    return image
+
+
+def draw_skeleton(image: np.ndarray, points: np.ndarray, edges: Sequence[Tuple[int, int]],
+                  bone_bgr, joint_bgr=None, joint_radius: int = 3) -> None:
+    """Draw bones and joints of pixel points on a BGR image, in place.
+
+    :param image: (H, W, 3) uint8 BGR image
+    :param points: (J, 2) joint pixel positions; non-finite ones (and their bones) are skipped
+    :param edges: bones as joint index pairs
+    :param bone_bgr: colour of the bones
+    :param joint_bgr: colour of the joints (default: the bones' colour)
+    :param joint_radius: joint disc radius, pixels
+    """
+    points = np.asarray(points, dtype=np.float64)[:, :2]
     finite = np.all(np.isfinite(points), axis=1)
-    points = np.clip(np.nan_to_num(points), -size, 2 * size).round().astype(np.int32)
+    limit = 4 * max(image.shape)  # cv2 needs int32; far-away points only clip
+    pixels = np.clip(np.nan_to_num(points), -limit, limit).round().astype(np.int32)
     for a, b in edges:
         if finite[a] and finite[b]:
-            cv2.line(image, tuple(points[a]), tuple(points[b]), _BONE_BGR, 2, cv2.LINE_AA)
-    for point, ok in zip(points, finite):
+            cv2.line(image, tuple(pixels[a]), tuple(pixels[b]), bone_bgr, 2, cv2.LINE_AA)
+    for point, ok in zip(pixels, finite):
         if ok:
-            cv2.circle(image, tuple(point), 4, _JOINT_BGR, -1, cv2.LINE_AA)
-    return image
+            cv2.circle(image, tuple(point), joint_radius, joint_bgr or bone_bgr, -1, cv2.LINE_AA)

@@ -15,6 +15,7 @@ import numpy as np
 from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.codec import crop_box
 from crossinfonet_ros.layouts import LAYOUTS
+from crossinfonet_ros.visuals import draw_skeleton
 
 TILE_PX = 240  # contact-sheet tile side
 COLUMNS = 4  # contact-sheet tiles per row
@@ -64,25 +65,6 @@ def _colour_depth(region: np.ndarray, near_mm: float, far_mm: float) -> np.ndarr
     scaled = np.clip((far_mm - region) / max(far_mm - near_mm, 1.0), 0.0, 1.0)
     gray = np.where(valid, 40 + 215 * scaled, 0).astype(np.uint8)
     return cv2.applyColorMap(gray, cv2.COLORMAP_BONE)
-
-
-def draw_skeleton(image: np.ndarray, points: np.ndarray, edges: Edges, bgr) -> None:
-    """Draw bones and joints of pixel points (J, 2) on a BGR image in place.
-
-    :param image: the image
-    :param points: joint pixel positions (non-finite ones are skipped)
-    :param edges: bones as joint index pairs
-    :param bgr: colour
-    """
-    finite = np.all(np.isfinite(points), axis=1)
-    limit = 4 * max(image.shape)  # cv2 needs int32; far-away points only clip
-    pixels = np.clip(np.nan_to_num(points), -limit, limit).round().astype(np.int32)
-    for a, b in edges:
-        if finite[a] and finite[b]:
-            cv2.line(image, tuple(pixels[a]), tuple(pixels[b]), bgr, 2, cv2.LINE_AA)
-    for point, ok in zip(pixels, finite):
-        if ok:
-            cv2.circle(image, tuple(point), 3, bgr, -1, cv2.LINE_AA)
 
 
 def _caption(image: np.ndarray, text: str, origin: Tuple[int, int], scale: float = 0.5) -> None:
