@@ -4,7 +4,8 @@ DeepPrior++-style detection (spec 3.2 'demo', spec 7 'Realtime demo': nearest ob
 mass, then tracking), built as:
 
 1. valid readings inside the depth band ``[min_depth_mm, max_depth_mm]``, on a strided
-   (nearest-neighbour) sub-sampling of the frame, ``downsample`` pixels apart;
+   (nearest-neighbour) sub-sampling of the frame, ``downsample`` pixels apart, without those on
+   the dominant plane (a table the camera looks down at, a wall: :mod:`crossinfonet_ros.planes`);
 2. the nearest object: readings within ``band_mm`` behind the ``near_rank_px``-th nearest
    reading (a rank, not the raw minimum, so a few flying pixels at depth edges cannot pull the
    slab in front of the hand; a fixed count rather than a percentage, because a percentage of the
@@ -33,7 +34,7 @@ starts from the seed; if the seeded cube holds too few points the result says so
 falls back to detection without a seed.
 
 Limits (inherent to nearest-object detection): the hand must be the nearest object larger than
-``min_area_px`` (a table edge or an object nearer than the hand is taken for it), and anything
+``min_area_px`` (an object or a forearm nearer than the hand is taken for it), and anything
 within about ``refine_cube_mm / 2`` of the hand (a table the hand rests on) pulls the refined
 centre towards it.
 Tracking from the previous centre keeps working while the hand stays the bulk of the cube.
@@ -49,6 +50,7 @@ import cv2
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.planes import PlaneConfig, dominant_plane
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class HandDetectorConfig:
     # measured on two synthetic streams: 20-43 mm in front, 25 brings the median distance to
     # the palm centre from 48/40 mm to 37/20 mm.
     depth_offset_mm: float = 25.0
+    # The dominant plane (table, wall, floor) is ignored before anything else
+    # (:mod:`crossinfonet_ros.planes`); ``PlaneConfig(enabled=False)`` keeps it.
+    planes: PlaneConfig = PlaneConfig()
     # Maximum number of 3D centre-of-mass refinement steps (0: keep the component's centre).
     refine_iterations: int = 5
     # Refinement stops once the centre moves less than this, mm.
@@ -191,6 +196,19 @@ class _BandFrame:
         # (step i, step j) of the frame).
         self.x_per_z = (np.arange(width) * self.step - intrinsics.cx) / intrinsics.fx
         self.y_per_z = (np.arange(height) * self.step - intrinsics.cy) / intrinsics.fy
+        self.plane = None
+        if config.planes.enabled and self.valid.any():
+            self._remove_plane(config.planes)
+
+    def _remove_plane(self, config: PlaneConfig) -> None:
+        """Step 0: mark the readings on the dominant plane invalid."""
+        rows, cols = np.nonzero(self.valid)
+        z = self.depth[rows, cols].astype(np.float64)
+        points = np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z], axis=1)
+        self.plane = dominant_plane(points, config)
+        if self.plane is not None:
+            on_plane = self.plane.distance(points) <= config.inlier_mm
+            self.valid[rows[on_plane], cols[on_plane]] = False
 
     def cube_points(self, center: np.ndarray, half: float):
         """(x, y, z) float32 mm of the valid readings inside the cube of half-side ``half``."""
