@@ -23,8 +23,11 @@ class Intrinsics:
         values = (self.fx, self.fy, self.cx, self.cy)
         if not all(np.isfinite(values)):
             raise ValueError(f'intrinsics must be finite, got {values}')
-        if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f'focal lengths must be positive, got fx={self.fx} fy={self.fy}')
+        # Below a pixel or above 10^7 pixels a "focal length" describes no camera (and divides
+        # into overflowing ray slopes).
+        if not (1.0 <= self.fx <= 1e7 and 1.0 <= self.fy <= 1e7):
+            raise ValueError(f'focal lengths must be within [1, 1e7] pixels, got fx={self.fx} '
+                             f'fy={self.fy}')
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f'image size must be positive, got {self.width}x{self.height}')
 

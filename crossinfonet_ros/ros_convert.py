@@ -100,7 +100,10 @@ def depth_to_mm(height: int, width: int, encoding: str, is_bigendian: bool, step
     scale_mm = (depth_scale or default_scale) * 1000.0
     if values.dtype == np.uint16 and scale_mm == 1.0:
         return values
-    depth = values.astype(np.float32) * np.float32(scale_mm)
+    # Readings beyond float32 after scaling overflow to inf, and inf * 0 is NaN: both become "no
+    # reading" below, so numpy's warnings (printed from the node's worker thread) are silenced.
+    with np.errstate(over='ignore', invalid='ignore'):
+        depth = values.astype(np.float32) * np.float32(scale_mm)
     # NaN compares False: NaN, inf and negative readings all become "no reading".
     depth[~((depth > 0) & (depth < np.inf))] = 0.0
     return depth

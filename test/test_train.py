@@ -77,6 +77,7 @@ def test_resume_is_identical_to_a_straight_run(straight, tmp_path, first_leg):
     (['--dataset', 'nyu', '--root', '/nonexistent/nyu'], 'is not a directory'),
     (['--resume'], 'no checkpoint'),
     (['--variant', 'huge'], 'invalid choice'),
+    (['--device', 'cpu', '--precision', 'fp16'], '--precision fp16 needs CUDA'),
 ])
 def test_bad_arguments_exit_with_one_line(tmp_path, capsys, argv, message):
     status = train.main(['--out', str(tmp_path / 'run'), *argv])
@@ -95,3 +96,14 @@ def test_wrong_root_exits_non_zero_as_a_process(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and 'icvl' in lines[0] and str(empty) in lines[0]
+
+
+def test_a_repeated_epoch_replaces_its_row_and_later_ones(tmp_path):
+    path = tmp_path / 'metrics.csv'
+    row = {field: 0 for field in train.CSV_FIELDS}
+    for epoch in (1, 2, 3):
+        train.append_metrics_row(path, {**row, 'epoch': epoch, 'train_loss': epoch})
+    # Killed after writing epoch 3's row, resumed from epoch 2's checkpoint: epoch 3 again.
+    train.append_metrics_row(path, {**row, 'epoch': 3, 'train_loss': 30})
+    assert [(r['epoch'], r['train_loss']) for r in _rows(tmp_path)] == \
+        [('1', '1'), ('2', '2'), ('3', '30')]

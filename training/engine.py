@@ -64,6 +64,7 @@ def _to_device(batch: dict, device: torch.device) -> tuple:
 def train_steps(model: nn.Module, criterion: CrossInfoLoss, optimizer: torch.optim.Optimizer,
                 batches: Iterable[dict], device: torch.device, stats: RunningStats,
                 scaler: Optional[torch.amp.GradScaler] = None,
+                autocast_dtype: Optional[torch.dtype] = None,
                 after_step: Optional[Callable[[RunningStats], bool]] = None) -> bool:
     """Train on ``batches``, accumulating into ``stats``.
 
@@ -73,16 +74,18 @@ def train_steps(model: nn.Module, criterion: CrossInfoLoss, optimizer: torch.opt
     :param batches: dicts from :class:`~training.datasets.torch_dataset.AugmentedDataset`
     :param device: where to compute
     :param stats: running sums, updated in place
-    :param scaler: AMP gradient scaler (CUDA) or None for fp32
+    :param scaler: AMP gradient scaler (CUDA fp16) or None
+    :param autocast_dtype: compute the forward pass under autocast in this dtype (fp16 on CUDA
+        with ``scaler``, bf16 on CPUs with native bf16), or None for fp32
     :param after_step: called after every step; returning True stops the loop early
     :return: True when stopped early by ``after_step``
     """
     model.train()
     plain = model.module if hasattr(model, 'module') else model
-    amp = scaler is not None
+    amp = autocast_dtype is not None
     for batch in batches:
         depth, joints, heatmaps = _to_device(batch, device)
-        context = torch.autocast(device.type, dtype=torch.float16) if amp else nullcontext()
+        context = torch.autocast(device.type, dtype=autocast_dtype) if amp else nullcontext()
         with context:
             output = model(depth)
         if amp:  # the loss is a sum of squares: compute it in fp32 even under AMP
@@ -91,7 +94,7 @@ def train_steps(model: nn.Module, criterion: CrossInfoLoss, optimizer: torch.opt
         loss, _ = criterion(output, joints, heatmaps if criterion.model_config.heatmaps else None,
                             plain.decay_parameters())
         optimizer.zero_grad(set_to_none=True)
-        if amp:
+        if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()

@@ -54,7 +54,8 @@ VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
 # Options that a resumed run may change; every other option comes from the checkpoint.
 # --lr-decay is among them so a long synthetic run can switch to a per-sample-equivalent decay.
 RUN_CONTROL = ('epochs', 'max_steps', 'time_budget', 'workers', 'device', 'threads',
-               'checkpoint_minutes', 'progress', 'lr_decay')
+               'checkpoint_minutes', 'progress', 'lr_decay', 'precision')
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # lr factor per epoch (spec 4: 0.96 per epoch).
 PAPER_LR_DECAY = 0.96
 DEFAULT_EPOCHS = 100
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     add('--time-budget', type=float, help='stop after this many seconds of this invocation')
     add('--checkpoint-minutes', type=float, help='also checkpoint mid-epoch this often')
     add('--progress', choices=('bar', 'none'), help='tqdm bar per epoch (default bar)')
+    add('--precision', choices=PRECISIONS,
+        help='forward-pass arithmetic: auto (default: fp16 AMP on CUDA, bf16 autocast on CPUs '
+             'with native bf16, else fp32), fp32, bf16, fp16 (CUDA only)')
     return parser
 
 
@@ -140,6 +144,7 @@ def _fill_defaults(args: argparse.Namespace) -> None:
     args.workers = 0 if args.workers is None else args.workers
     args.threads = args.threads or min(2, os.cpu_count() or 1)
     args.progress = args.progress or 'bar'
+    args.precision = getattr(args, 'precision', None) or 'auto'  # absent in older checkpoints
     if args.dataset == 'synthetic':
         args.cube = 250.0 if args.cube is None else args.cube  # renderer default (synth/scene)
         args.layout = args.layout or 'hands2017'
@@ -173,6 +178,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError(f'--device must be auto, cpu or cuda, got {args.device!r}')
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise UsageError('--device cuda: no CUDA device is available')
+    cuda = args.device != 'cpu' and torch.cuda.is_available()
+    autocast_dtype(args.precision, torch.device('cuda' if cuda else 'cpu'))  # raises if unusable
     if args.dataset == 'synthetic':
         if args.train_size < args.batch_size:
             raise UsageError(f'--train-size {args.train_size} is smaller than --batch-size'
@@ -205,6 +212,29 @@ def _distributed() -> tuple:
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     torch.distributed.init_process_group(backend)
     return torch.distributed.get_rank(), world
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX-512 BF16 or AMX): ~2x faster training."""
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def autocast_dtype(precision: str, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype of ``--precision`` on ``device`` (None = fp32).
+
+    :raises UsageError: fp16 asked for on a CPU, or bf16 on a CPU without native bf16
+    """
+    if precision == 'auto':
+        if device.type == 'cuda':
+            return torch.float16
+        return torch.bfloat16 if cpu_has_bf16() else None
+    if precision == 'fp16' and device.type != 'cuda':
+        raise UsageError('--precision fp16 needs CUDA; on a CPU use bf16 or fp32')
+    if precision == 'bf16' and device.type == 'cpu' and not cpu_has_bf16():
+        raise UsageError('--precision bf16: this CPU has no native bf16 (AVX-512 BF16 / AMX); '
+                         'use fp32')
+    return {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
 
 
 def _device(args: argparse.Namespace, world: int) -> torch.device:
@@ -247,6 +277,8 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
     torch.set_num_threads(args.threads)
     writer_rank = rank == 0
     run_dir = Path(args.out)
+    if writer_rank:  # a read-only --out fails here, not at the first checkpoint
+        ckpt.check_writable(run_dir)
     data = data or build_data(args)
     config = model_config_for(args, data.layout)
     _seed_everything(args.seed)
@@ -254,7 +286,12 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
     criterion = CrossInfoLoss(config, LossConfig(weight_decay=args.weight_decay))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
-    scaler = torch.amp.GradScaler('cuda') if device.type == 'cuda' else None
+    compute_dtype = autocast_dtype(args.precision, device)
+    # Loss scaling for fp16 only: bf16 has fp32's exponent range.
+    scaler = torch.amp.GradScaler('cuda') if compute_dtype == torch.float16 else None
+    if writer_rank:
+        print(f'training on {device} ({args.threads} threads), forward pass in '
+              f'{str(compute_dtype or torch.float32).replace("torch.", "")}', file=sys.stderr)
     state = {'epoch': 0, 'step': 0, 'global_step': 0, 'stats': RunningStats(),
              'best': float('inf'), 'seconds': 0.0}
     if args.resume:
@@ -269,6 +306,8 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
                      stats=RunningStats(**saved['stats']), best=saved['best'],
                      seconds=saved['seconds'])
         ckpt.restore_rng_state(saved['rng'])
+        if writer_rank:  # a run killed while saving leaves its temp file (up to a checkpoint)
+            ckpt.remove_stale_temps(run_dir)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -325,7 +364,7 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
             return False
 
         stopped = train_steps(net, criterion, optimizer, loader, device, state['stats'],
-                              scaler, after_step)
+                              scaler, compute_dtype, after_step)
         bar.close()
         if state['step'] < len(batches):  # stopped mid-epoch: keep the position
             stopped = True
@@ -367,13 +406,7 @@ def _finish_epoch(args, model, data, device, state, optimizer, board, run_dir, m
            'train_error_mm': stats.error_mm, 'val_error_mm': val_error,
            'best_val_error_mm': state['best'],
            'seconds': round(state['seconds'], 1)}
-    metrics = run_dir / 'metrics.csv'
-    new = not metrics.exists()
-    with open(metrics, 'a', newline='') as handle:
-        out = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-        if new:
-            out.writeheader()
-        out.writerow(row)
+    append_metrics_row(run_dir / 'metrics.csv', row)
     for key in ('train_loss', 'train_error_mm', 'val_error_mm', 'lr'):
         board.add_scalar(key, row[key], epoch)
     board.flush()
@@ -394,15 +427,45 @@ def training_record(args: argparse.Namespace, epoch: int, val_error: float) -> d
             if args.dataset == 'synthetic' else 'held-out part of the training split'}
 
 
+def append_metrics_row(path: Path, row: dict) -> None:
+    """Add an epoch's row to the CSV, dropping rows of that epoch or later first.
+
+    A run killed after writing an epoch's row but before saving that epoch's checkpoint repeats
+    the epoch when resumed: the repeated epoch's row replaces the first one.
+    """
+    rows = []
+    if path.exists():
+        with open(path, newline='') as handle:
+            rows = list(csv.DictReader(handle))
+    kept = [old for old in rows if int(old['epoch']) < row['epoch']]
+    if len(kept) != len(rows):
+        temporary = path.with_name(f'.{path.name}.tmp')
+        with open(temporary, 'w', newline='') as handle:
+            out = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+            out.writeheader()
+            out.writerows(kept)
+        os.replace(temporary, path)
+    with open(path, 'a', newline='') as handle:
+        out = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        if handle.tell() == 0:
+            out.writeheader()
+        out.writerow(row)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command-line entry point; returns the exit status."""
+    """Command-line entry point; returns the exit status: 0 done, 2 bad arguments or data, 1 a
+    file of the run could not be written (full disk, read-only folder: one error line)."""
     try:
         args = parse_args(argv)
         data = build_data(args)  # a wrong root fails here, before any work
     except (UsageError, DataError) as error:
         print(f'training.train: error: {error}', file=sys.stderr)
         return 2
-    summary = run(args, data)
+    try:
+        summary = run(args, data)
+    except (ckpt.CheckpointError, OSError) as error:  # e.g. a full disk, a read-only --out
+        print(f'training.train: error: {error}', file=sys.stderr)
+        return 1
     if summary['rank'] == 0:
         print(f'done: best validation error {summary["best_val_error_mm"]:.2f} mm after'
               f' {summary["epochs"]} epochs ({summary["global_step"]} steps)', file=sys.stderr)
