@@ -16,46 +16,28 @@ The Fast DDS profile config/fastdds_profile.xml is loaded unless one is set alre
 """
 
 import argparse
-import os
 from pathlib import Path
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from stream_publisher import (ROOT, StreamPublisher, frames_from_samples, pace, start_node,
+                              use_project_dds_defaults)
+
 sys.path.insert(0, str(ROOT))
-PROFILE = ROOT / 'config' / 'fastdds_profile.xml'
-# Before rclpy starts DDS: the profile and an own domain (a running graph must not interfere).
-os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', str(PROFILE))
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(PROFILE))
-os.environ.setdefault('ROS_DOMAIN_ID', str(120 + os.getpid() % 80))
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+use_project_dds_defaults()
 
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
 from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
 from training.synth.scene import render_frame  # noqa: E402
-
-
-def _executable() -> Path:
-    prefix = os.environ.get('CROSSINFONET_INSTALL')
-    if not prefix:
-        sys.exit('CROSSINFONET_INSTALL is not set: `source scripts/env.sh` first')
-    return Path(prefix) / 'crossinfonet_ros' / 'lib' / 'crossinfonet_ros' / 'hand_pose_node'
-
-
-def _now_ns() -> int:
-    return time.time_ns()
 
 
 def main() -> int:
@@ -73,41 +55,27 @@ def main() -> int:
     if weights is None:
         weights = random_weights(Path(temp.name) / 'random.safetensors', seed=5)
         print('weights: random-init (no shipped weights installed)')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get('PYTHONPATH')) if p))
-    child = subprocess.Popen(
-        [str(_executable()), '--ros-args', '--params-file', str(ROOT / 'config' / 'hand.yaml'),
-         '-p', f'weights:={weights}', '-p', f'backend:={args.backend}',
-         '-p', f'threads:={args.threads}'], env=env)
+    child = start_node(f'weights:={weights}', f'backend:={args.backend}',
+                       f'threads:={args.threads}')
 
-    samples = [render_frame(11, i) for i in range(args.frames)]
-    frames = [encode_depth(s.depth_mm) for s in samples]
     rclpy.init()
     node = rclpy.create_node('bench_node_latency')
+    stream = StreamPublisher(node, frames_from_samples(render_frame(11, i)
+                                                       for i in range(args.frames)))
     sent, latencies_ms, answered, diagnostics = {}, [], [], []
 
     def on_pose(msg: HandPose) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         if key in sent:
-            latencies_ms.append((_now_ns() - sent.pop(key)) * 1e-6)
+            latencies_ms.append((time.time_ns() - sent.pop(key)) * 1e-6)
             answered.append((time.monotonic(), msg.detected))
 
     node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
     node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-    image_pub = node.create_publisher(Image, 'depth/image', 1)
-    info_pub = node.create_publisher(CameraInfo, 'depth/camera_info', 1)
-    info = CameraInfo(width=640, height=480)
-    info.header.frame_id = 'camera_depth_optical_frame'
-    info.k = [float(v) for v in samples[0].intrinsics.matrix().reshape(-1)]
 
     def publish(index: int) -> None:
-        msg = Image(**frames[index % len(frames)])
-        msg.header.frame_id = 'camera_depth_optical_frame'
-        stamp = _now_ns()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
-        sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = stamp
-        info_pub.publish(info)
-        image_pub.publish(msg)
+        stamp, sent_ns = stream.publish(index)
+        sent[stamp] = sent_ns
 
     try:
         # Warm-up: until the node answers (start-up, first inference, ONNX export if any).
@@ -121,23 +89,19 @@ def main() -> int:
                 sys.exit(f'hand_pose_node exited with {child.returncode}')
         if not answered:
             sys.exit('hand_pose_node did not answer within 120 s')
-        for _ in range(30):  # a second more of warm-up at the real rate
+        warm = time.monotonic()
+        for i in range(30):  # a second more of warm-up at the real rate
             publish(0)
-            end = time.monotonic() + 1.0 / args.rate
-            while time.monotonic() < end:
-                rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
+            pace(node, warm, i, args.rate)
         sent.clear()
         latencies_ms.clear()
         answered.clear()
         diagnostics.clear()
-        period = 1.0 / args.rate
         start = time.monotonic()
         count = int(args.seconds * args.rate)
         for i in range(count):
             publish(i)
-            end = start + (i + 1) * period
-            while time.monotonic() < end:
-                rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
+            pace(node, start, i, args.rate)
         drain = time.monotonic() + 1.0
         while sent and time.monotonic() < drain:  # late answers still count
             rclpy.spin_once(node, timeout_sec=0.05)

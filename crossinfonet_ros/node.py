@@ -3,11 +3,19 @@
 The only module that imports rclpy. The per-frame work is :mod:`crossinfonet_ros.pipeline`;
 this module is the ROS edge: parameters, QoS, message conversion, publishing and statistics.
 
-Newest frame only: the image callback stores the latest message (replacing, and counting as
-dropped, one not yet processed) and a worker thread processes it, so a slow frame never builds
-a backlog and the executor stays free for camera info, parameters and diagnostics.
+Newest frames only: the image callback queues the message for a worker thread, keeping at most
+``max_pending_frames`` (the oldest waiting one is dropped and counted), so a slow machine never
+builds a growing backlog, one slow frame does not cost the next, and the executor stays free for
+camera info, parameters and diagnostics.
+
+The weights file is watched (:mod:`crossinfonet_ros.weights_watch`): a new version is loaded in
+a background thread and the pipeline swapped in one assignment; the worker takes the pipeline
+once per frame, so every frame runs on one model. Camera info is matched to images by stamp
+(drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
+camera info is rejected, never processed with another camera's intrinsics.
 """
 
+from collections import OrderedDict, deque
 import signal
 import sys
 import threading
@@ -40,6 +48,7 @@ from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.visuals import bone_points, draw_debug
 from crossinfonet_ros.weights import WeightsError
+from crossinfonet_ros.weights_watch import WeightsWatcher
 
 # Sensor-data QoS with a queue of one: only the newest frame matters (anchors B.7).
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -49,6 +58,8 @@ SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 WARN_PERIOD_S = 5.0
+WEIGHTS_POLL_PERIOD_S = 1.0  # how often the weights file is looked at
+INFO_BY_STAMP = 16  # camera infos remembered by stamp (~0.5 s at 30 Hz)
 
 
 class StartupError(RuntimeError):
@@ -61,28 +72,26 @@ class HandPoseNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('hand_pose_node', **kwargs)
         self.params = self._read_parameters()
-        self.estimator = self._load_estimator()
-        cube_mm = self.params.cube_size * 1000.0 or self.estimator.cube_mm
-        handedness = str((self.estimator.metadata.training or {}).get('handedness', 'right'))
+        self.weights_path = self._weights_path()
+        if self.params.threads:
+            import torch
+            torch.set_num_threads(self.params.threads)
+        # Before loading: a change made while the model loads is then seen as one.
+        self.weights_watcher = WeightsWatcher(
+            self.weights_path, self._build_pipeline, self._swap_pipeline,
+            lambda message: self.get_logger().error(f'weights not reloaded: {message}'))
         try:
-            self.pipeline = HandPosePipeline(self.estimator, PipelineConfig(
-                detector=HandDetectorConfig(min_depth_mm=self.params.min_depth * 1000.0,
-                                            max_depth_mm=self.params.max_depth * 1000.0,
-                                            cube_mm=cube_mm),
-                tracking=self.params.tracking, refine_passes=self.params.refine_passes,
-                output_layout=self.params.output_layout,
-                smoothing=self.params.smoothing,
-                one_euro_min_cutoff=self.params.one_euro_min_cutoff,
-                one_euro_beta=self.params.one_euro_beta,
-                handedness=handedness if handedness in ('right', 'left') else 'right'))
-        except ValueError as error:
+            # Read by the worker once per frame; replaced whole by a weights reload.
+            self.pipeline = self._build_pipeline(self.weights_path)
+        except ValueError as error:  # WeightsError included; its message names the file
             raise StartupError(str(error)) from None
-        self.handedness = self.pipeline.config.handedness
         self.stats = NodeStats()
         self._throttle = Throttle(WARN_PERIOD_S)
-        self._intrinsics: Optional[Intrinsics] = None
+        self._intrinsics: Optional[Intrinsics] = None  # newest valid camera info
+        self._info_by_stamp: 'OrderedDict[tuple, Intrinsics]' = OrderedDict()
+        self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
         self._markers_shown = False
-        self._pending = None  # (Image, receive time ns) waiting for the worker
+        self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
 
@@ -98,12 +107,19 @@ class HandPoseNode(Node):
         self.tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
+        if self.params.reload_weights_on_change:
+            self.create_timer(WEIGHTS_POLL_PERIOD_S, self.weights_watcher.poll)
         self._worker = threading.Thread(target=self._work, name='hand_pose_worker', daemon=True)
         self._worker.start()
         self.get_logger().info(
             f'ready: {self.estimator!r}, output layout {self.pipeline.output_layout_name}, '
-            f'cube {cube_mm:g} mm, depth band [{self.params.min_depth:g}, '
-            f'{self.params.max_depth:g}] m')
+            f'cube {self.pipeline.config.detector.cube_mm:g} mm, depth band '
+            f'[{self.params.min_depth:g}, {self.params.max_depth:g}] m')
+
+    @property
+    def estimator(self) -> HandPoseEstimator:
+        """The estimator in use (changes when the weights file is reloaded)."""
+        return self.pipeline.estimator
 
     # --- start-up ---------------------------------------------------------------------------
     def _read_parameters(self) -> NodeParams:
@@ -120,25 +136,49 @@ class HandPoseNode(Node):
         except ValueError as error:
             raise StartupError(str(error)) from None
 
-    def _load_estimator(self) -> HandPoseEstimator:
-        path = self.params.weights
-        if not path:
-            shipped = find_shipped_weights(crossinfonet_ros.__path__)
-            if shipped is None:
-                raise StartupError(
-                    'no weights: the shipped weights/hands2017_synth.safetensors is in none of '
-                    f'{list(crossinfonet_ros.__path__)}; pass one with -p weights:=<file>')
-            path = str(shipped)
-        if self.params.threads:
-            import torch
-            torch.set_num_threads(self.params.threads)
+    def _weights_path(self) -> str:
+        if self.params.weights:
+            return self.params.weights
+        shipped = find_shipped_weights(crossinfonet_ros.__path__)
+        if shipped is None:
+            raise StartupError(
+                'no weights: the shipped weights/hands2017_synth.safetensors is in none of '
+                f'{list(crossinfonet_ros.__path__)}; pass one with -p weights:=<file>')
+        return str(shipped)
+
+    def _build_pipeline(self, path: str) -> HandPosePipeline:
+        """A pipeline around the weights in ``path`` (start-up and reloads).
+
+        :raises ValueError: bad weights (:class:`WeightsError`), or weights that cannot run here
+            or with these parameters; the message names the file
+        """
         try:
-            return HandPoseEstimator.from_weights(path, self.params.device, self.params.backend,
-                                                  self.params.threads)
-        except WeightsError as error:
-            raise StartupError(str(error)) from None
+            estimator = HandPoseEstimator.from_weights(path, self.params.device,
+                                                       self.params.backend, self.params.threads)
+        except WeightsError:
+            raise
         except ValueError as error:
-            raise StartupError(f'cannot run {path}: {error}') from None
+            raise ValueError(f'cannot run {path}: {error}') from None
+        cube_mm = self.params.cube_size * 1000.0 or estimator.cube_mm
+        handedness = str((estimator.metadata.training or {}).get('handedness', 'right'))
+        try:
+            return HandPosePipeline(estimator, PipelineConfig(
+                detector=HandDetectorConfig(min_depth_mm=self.params.min_depth * 1000.0,
+                                            max_depth_mm=self.params.max_depth * 1000.0,
+                                            cube_mm=cube_mm),
+                tracking=self.params.tracking, refine_passes=self.params.refine_passes,
+                output_layout=self.params.output_layout,
+                smoothing=self.params.smoothing,
+                one_euro_min_cutoff=self.params.one_euro_min_cutoff,
+                one_euro_beta=self.params.one_euro_beta,
+                handedness=handedness if handedness in ('right', 'left') else 'right'))
+        except ValueError as error:
+            raise ValueError(f'{path}: {error}') from None
+
+    def _swap_pipeline(self, pipeline: HandPosePipeline) -> None:
+        self.pipeline = pipeline  # one assignment: the next frame runs on the new model
+        self.get_logger().info(f'weights reloaded from {self.weights_path}: '
+                               f'{pipeline.estimator!r}')
 
     # --- input ------------------------------------------------------------------------------
     def _warn(self, key: str, message: str) -> None:
@@ -155,26 +195,30 @@ class HandPoseNode(Node):
             self._warn('camera_info', f'ignoring camera info on {msg.header.frame_id!r}: '
                                       f'{error}')
             return
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._info_by_stamp[stamp] = intrinsics
+        while len(self._info_by_stamp) > INFO_BY_STAMP:
+            self._info_by_stamp.popitem(last=False)
         self._intrinsics = intrinsics
 
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
         self.stats.count('input')
         with self._wake:
-            if self._pending is not None:
+            if len(self._pending) >= self.params.max_pending_frames:
+                self._pending.popleft()
                 self.stats.count('dropped')
-            self._pending = (msg, received)
+            self._pending.append((msg, received))
             self._wake.notify()
 
     def _work(self) -> None:
         while True:
             with self._wake:
-                while self._pending is None and not self._stopping:
+                while not self._pending and not self._stopping:
                     self._wake.wait()
                 if self._stopping:
                     return
-                msg, received = self._pending
-                self._pending = None
+                msg, received = self._pending.popleft()
             try:
                 self.process(msg, received)
             except Exception as error:  # never let one frame stop the node
@@ -187,7 +231,9 @@ class HandPoseNode(Node):
     # --- processing -------------------------------------------------------------------------
     def process(self, msg: Image, received_ns: int) -> Optional[HandResult]:
         """Run one image through the pipeline and publish; None when the image was rejected."""
-        intrinsics = self._intrinsics
+        pipeline = self.pipeline  # one model for the whole frame, even if a reload lands now
+        stamp = msg.header.stamp
+        intrinsics = self._info_by_stamp.get((stamp.sec, stamp.nanosec), self._intrinsics)
         if intrinsics is None:
             self.stats.reject('no_camera_info')
             self._warn('no_camera_info', 'skipping depth frames until a valid camera info '
@@ -207,8 +253,10 @@ class HandPoseNode(Node):
                                         f'{intrinsics.height}')
             return None
         convert_ms = (time.perf_counter() - started) * 1e3
-        stamp = msg.header.stamp
-        result = self.pipeline.process(depth_mm, intrinsics, stamp.sec + stamp.nanosec * 1e-9)
+        if intrinsics != self._used_intrinsics:  # another camera: the tracking seed is stale
+            pipeline.reset()
+            self._used_intrinsics = intrinsics
+        result = pipeline.process(depth_mm, intrinsics, stamp.sec + stamp.nanosec * 1e-9)
         if not result.detected:
             if not np.any(depth_mm):  # only on failure: a full-frame test costs ~0.3 ms
                 self.stats.count('empty_depth')
@@ -217,7 +265,7 @@ class HandPoseNode(Node):
             else:
                 self._warn('no_hand', f'no hand: {result.reason}')
         published = time.perf_counter()
-        self._publish(msg, result, received_ns, intrinsics)
+        self._publish(msg, result, received_ns, intrinsics, pipeline)
         timings = dict(result.timings_ms, convert=convert_ms,
                        publish=(time.perf_counter() - published) * 1e3)
         self.stats.count('output')
@@ -227,10 +275,11 @@ class HandPoseNode(Node):
 
     # --- output -----------------------------------------------------------------------------
     def _publish(self, image: Image, result: HandResult, received_ns: int,
-                 intrinsics: Intrinsics) -> None:
+                 intrinsics: Intrinsics, pipeline: HandPosePipeline) -> None:
         header = image.header
-        pose = HandPose(header=header, detected=result.detected, handedness=self.handedness,
-                        layout=self.pipeline.output_layout_name)
+        pose = HandPose(header=header, detected=result.detected,
+                        handedness=pipeline.config.handedness,
+                        layout=pipeline.output_layout_name)
         if result.detected:
             pose.joint_names = list(result.joint_names)
             pose.positions = [_point(p) for p in result.positions_m]
@@ -251,11 +300,11 @@ class HandPoseNode(Node):
         self.pose_pub.publish(pose)
         if result.detected and self.params.publish_tf:
             self.tf_pub.publish(self._transforms(header, result))
-        self._publish_markers(header, result)
+        self._publish_markers(header, result, pipeline.layout.edges)
         if result.detected and self.debug_pub.get_subscription_count() > 0:
             uv = joints_to_crop_uv(result.native_m * 1000.0, result.crop, intrinsics)
             self.debug_pub.publish(_bgr_image(header, draw_debug(result.crop, uv,
-                                                                 self.pipeline.layout.edges)))
+                                                                 pipeline.layout.edges)))
 
     def _transforms(self, header, result: HandResult) -> TFMessage:
         prefix = self.params.frame_prefix
@@ -266,7 +315,7 @@ class HandPoseNode(Node):
                                      result.wrist_orientation))
         return TFMessage(transforms=transforms)
 
-    def _publish_markers(self, header, result: HandResult) -> None:
+    def _publish_markers(self, header, result: HandResult, edges) -> None:
         if not result.detected:
             if self._markers_shown:  # clear at once rather than waiting for the lifetime
                 self.marker_pub.publish(MarkerArray(markers=[Marker(header=header,
@@ -284,8 +333,7 @@ class HandPoseNode(Node):
                        action=Marker.ADD, lifetime=lifetime)
         bones.scale.x = 0.005
         bones.color.r, bones.color.g, bones.color.b, bones.color.a = 1.0, 0.8, 0.0, 1.0
-        bones.points = [_point(p) for p in bone_points(result.native_m,
-                                                       self.pipeline.layout.edges)]
+        bones.points = [_point(p) for p in bone_points(result.native_m, edges)]
         for marker in (joints, bones):
             marker.pose.orientation.w = 1.0
         self.marker_pub.publish(MarkerArray(markers=[joints, bones]))

@@ -41,6 +41,12 @@ PARAMETERS = (
                            'moving)'),
     ('marker_lifetime', 0.5, 'Lifetime of the RViz skeleton markers, s'),
     ('diagnostics_period', 1.0, 'Period of the /diagnostics status, s'),
+    ('max_pending_frames', 1, 'Depth frames waiting for processing at most; when one more '
+                              'arrives the oldest waiting is dropped (1 = newest frame only, '
+                              'lowest latency; 2 rides out one slow frame)'),
+    ('reload_weights_on_change', True, 'Check the weights file about once a second and reload '
+                                       'it when it changes (a bad new file is rejected with an '
+                                       'error and the running model kept)'),
 )
 
 
@@ -66,11 +72,15 @@ class NodeParams:
     one_euro_beta: float  # 1/m
     marker_lifetime: float  # s
     diagnostics_period: float  # s
+    max_pending_frames: int  # frames waiting for the worker at most
+    reload_weights_on_change: bool  # watch the weights file and reload it when it changes
 
     def __post_init__(self) -> None:
         problems = []
         if self.threads < 1:
             problems.append(f'threads must be >= 1, got {self.threads}')
+        if not 1 <= self.max_pending_frames <= 30:
+            problems.append(f'max_pending_frames must be in 1..30, got {self.max_pending_frames}')
         if not 0 <= self.refine_passes <= 3:
             problems.append(f'refine_passes must be in 0..3, got {self.refine_passes}')
         if not (math.isfinite(self.depth_scale) and self.depth_scale >= 0):

@@ -36,6 +36,8 @@ def test_defaults_are_valid_and_frozen():
     (dict(one_euro_min_cutoff=0.0), 'one_euro_min_cutoff'),
     (dict(marker_lifetime=0.0), 'marker_lifetime'),
     (dict(one_euro_beta=-0.1), 'one_euro_beta'),
+    (dict(max_pending_frames=0), 'max_pending_frames must be in 1..30'),
+    (dict(max_pending_frames=31), 'max_pending_frames must be in 1..30'),
 ])
 def test_bad_values_name_the_parameter(changes, words):
     with pytest.raises(ValueError, match=words):

@@ -1,0 +1,192 @@
+"""A depth camera driver stand-in, and the installed hand_pose_node as a child process.
+
+Shared by the benchmarks (bench_node_latency.py, soak.py) and the DDS tests
+(test/node_process.py). As a script it is the camera driver in its own process: it renders a
+loop of moving hands once, then publishes them as 16UC1 images plus camera info at a fixed rate
+with RELIABLE publishers (as camera drivers do), each stamped with the wall clock at
+publication, until killed or ``--seconds`` have passed::
+
+    python bench/stream_publisher.py [--rate 30] [--seconds 0] [--frames 60] [--scale 1.0]
+
+It prints ``streaming`` once the first frame is out. The caller sets the ROS environment
+(``source scripts/env.sh``; the DDS defaults below apply when run as a script).
+"""
+
+import argparse
+from dataclasses import dataclass, replace
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / 'config' / 'fastdds_profile.xml'
+FRAME_ID = 'camera_depth_optical_frame'
+
+
+def use_project_dds_defaults(domain_base: int = 120) -> None:
+    """Before rclpy starts DDS: the project's Fast DDS profile (unless one is set), loopback
+    discovery and a domain of this process's own (a running graph must not interfere)."""
+    os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', str(PROFILE))
+    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(PROFILE))
+    os.environ.setdefault('ROS_DOMAIN_ID', str(domain_base + os.getpid() % 80))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+def node_executable() -> Path:
+    """The installed hand_pose_node executable.
+
+    :raises RuntimeError: the ROS environment is not set up
+    """
+    prefix = os.environ.get('CROSSINFONET_INSTALL')
+    if not prefix:
+        raise RuntimeError('CROSSINFONET_INSTALL is not set: `source scripts/env.sh` first')
+    return Path(prefix) / 'crossinfonet_ros' / 'lib' / 'crossinfonet_ros' / 'hand_pose_node'
+
+
+def child_env() -> dict:
+    """This environment with the source tree first on PYTHONPATH and unbuffered output."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    return env
+
+
+def start_node(*parameters: str, **popen_kwargs) -> subprocess.Popen:
+    """Start hand_pose_node with config/hand.yaml and ``name:=value`` parameter overrides."""
+    overrides = [arg for parameter in parameters for arg in ('-p', parameter)]
+    return subprocess.Popen([str(node_executable()), '--ros-args', '--params-file',
+                             str(ROOT / 'config' / 'hand.yaml'), *overrides],
+                            env=child_env(), **popen_kwargs)
+
+
+def start_stream_process(*args: str, **popen_kwargs) -> subprocess.Popen:
+    """Run this file as a separate camera-driver process (arguments as its command line)."""
+    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args],
+                            env=child_env(), **popen_kwargs)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One pre-rendered frame and its ground truth."""
+
+    image: dict  # sensor_msgs/Image fields (ros_convert.encode_depth)
+    intrinsics: object  # crossinfonet_ros.camera.Intrinsics of the frame
+    joints_mm: np.ndarray  # (21, 3) true joints, camera frame
+    center_mm: np.ndarray  # (3,) true palm centre, camera frame
+
+
+def render_loop(seed: int, count: int, rate_hz: float = 30.0, scale: float = 1.0,
+                clutter: bool = False) -> List[Frame]:
+    """``count`` consecutive frames of one moving hand (training.synth.motion).
+
+    :param scale: camera resolution and focal length relative to the 640x480 D435 (0.5: 320x240)
+    :param clutter: include the body, table and objects (the nearest-object detector then
+        sometimes locks on them: off by default so the stream measures the node)
+    """
+    from training.synth.clutter import ClutterConfig
+    from training.synth.motion import stream_frames
+    from training.synth.scene import SynthConfig
+    config = SynthConfig(clutter=ClutterConfig(enabled=clutter))
+    if scale != 1.0:
+        config = replace(config, intrinsics=config.intrinsics.scaled(scale))
+    return frames_from_samples(sample for _, sample in stream_frames(seed, count, rate_hz, config))
+
+
+def frames_from_samples(samples) -> List[Frame]:
+    """Frames of full-frame rendered samples (training.datasets.sample.Sample)."""
+    from crossinfonet_ros.ros_convert import encode_depth
+    return [Frame(encode_depth(sample.depth_mm), sample.intrinsics, sample.joints_mm,
+                  np.asarray(sample.center_mm)) for sample in samples]
+
+
+def camera_info(intrinsics, stamp: Optional[Tuple[int, int]] = None):
+    """A sensor_msgs/CameraInfo for ``intrinsics``."""
+    from sensor_msgs.msg import CameraInfo
+    info = CameraInfo(width=intrinsics.width, height=intrinsics.height)
+    info.header.frame_id = FRAME_ID
+    info.k = [float(v) for v in intrinsics.matrix().reshape(-1)]
+    if stamp is not None:
+        info.header.stamp.sec, info.header.stamp.nanosec = stamp
+    return info
+
+
+def reliable_qos():
+    """What camera drivers publish with: RELIABLE, keep last 1."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+class StreamPublisher:
+    """Publishes frames of a loop, re-stamped with the wall clock, image and camera info alike.
+
+    :param node: the rclpy node to publish from
+    :param frames: the loop (:func:`render_loop`)
+    """
+
+    def __init__(self, node, frames: List[Frame]) -> None:
+        from sensor_msgs.msg import CameraInfo, Image
+        self._image_type = Image
+        self.frames = frames
+        self.image_pub = node.create_publisher(Image, 'depth/image', reliable_qos())
+        self.info_pub = node.create_publisher(CameraInfo, 'depth/camera_info', reliable_qos())
+
+    def publish(self, index: int) -> Tuple[Tuple[int, int], int]:
+        """Publish frame ``index`` (modulo the loop); returns its stamp (sec, nanosec) and the
+        wall-clock publication time, ns."""
+        frame = self.frames[index % len(self.frames)]
+        now = time.time_ns()
+        stamp = divmod(now, 10**9)
+        msg = self._image_type(**frame.image)
+        msg.header.frame_id = FRAME_ID
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+        self.info_pub.publish(camera_info(frame.intrinsics, stamp))
+        self.image_pub.publish(msg)
+        return stamp, now
+
+
+def pace(node, start: float, index: int, rate_hz: float) -> None:
+    """Spin ``node`` until frame ``index + 1`` of a stream started at ``start`` is due."""
+    import rclpy
+    due = start + (index + 1) / rate_hz
+    while time.monotonic() < due:
+        rclpy.spin_once(node, timeout_sec=max(0.0, due - time.monotonic()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--rate', type=float, default=30.0, help='frames per second')
+    parser.add_argument('--seconds', type=float, default=0.0, help='0 = until killed')
+    parser.add_argument('--frames', type=int, default=60, help='length of the rendered loop')
+    parser.add_argument('--seed', type=int, default=7)
+    parser.add_argument('--scale', type=float, default=1.0, help='0.5 = 320x240 camera')
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    use_project_dds_defaults()
+    frames = render_loop(args.seed, args.frames, args.rate, args.scale)
+    import rclpy
+    rclpy.init()
+    node = rclpy.create_node('fake_depth_camera')
+    stream = StreamPublisher(node, frames)
+    start, index = time.monotonic(), 0
+    try:
+        while not args.seconds or index < args.seconds * args.rate:
+            stream.publish(index)
+            if index == 0:
+                print('streaming', flush=True)
+            pace(node, start, index, args.rate)
+            index += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
