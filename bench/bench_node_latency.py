@@ -3,21 +3,26 @@
 Run after ``source scripts/env.sh``::
 
     python bench/bench_node_latency.py [--weights W.safetensors] [--backend auto] \
-        [--seconds 10] [--rate 30] [--threads 1]
+        [--seconds 10] [--rate 30] [--threads 1] [--transport both|profile|default]
 
 Starts ``hand_pose_node`` (the installed executable, source tree first on PYTHONPATH) as a
-child process, publishes rendered 640x480 16UC1 depth frames at ``--rate`` Hz from this process
+child process, publishes a looped stream of a moving rendered hand (640x480 16UC1, clutter and
+sensor noise, ``training.synth.stream_frames``) at ``--rate`` Hz from this process
 (stamped with the wall clock at publication) and receives HandPose. Prints input-to-HandPose
 latency p50/p95/p99 (publication to reception, so DDS transport both ways is included), the
 output rate, frames sent but never answered, and the node's own per-stage split (convert,
 segment, crop, inference, publish) and counters from its last /diagnostics status.
 Without --weights: the shipped weights if installed, else random-init weights (same speed).
-The Fast DDS profile config/fastdds_profile.xml is loaded unless one is set already.
+``--transport profile`` loads the Fast DDS profile config/fastdds_profile.xml (unless one is set
+already) in both processes; ``default`` runs with Fast DDS defaults (no profile); ``both`` (the
+default) runs the benchmark once each way, in fresh processes (a process reads its profile
+once), and prints both reports.
 """
 
 import argparse
 from pathlib import Path
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +32,26 @@ import numpy as np
 from stream_publisher import (ROOT, StreamPublisher, frames_from_samples, pace, start_node,
                               use_project_dds_defaults)
 
+TRANSPORTS = ('both', 'profile', 'default')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--weights', help='weights file (default: shipped, else random)')
+    parser.add_argument('--backend', default='auto')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--seconds', type=float, default=10.0)
+    parser.add_argument('--rate', type=float, default=30.0)
+    parser.add_argument('--frames', type=int, default=90,
+                        help='length of the rendered moving-hand loop')
+    parser.add_argument('--transport', choices=TRANSPORTS, default='both',
+                        help='Fast DDS profile: both (default), profile or default (none)')
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args()
 sys.path.insert(0, str(ROOT))
-use_project_dds_defaults()
+use_project_dds_defaults(profile=ARGS.transport != 'default')
 
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
@@ -37,18 +60,28 @@ import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
 from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
-from training.synth.scene import render_frame  # noqa: E402
+from training.synth.motion import stream_frames  # noqa: E402
+
+
+def run_both() -> int:
+    """The benchmark with the profile, then without, each in a fresh process."""
+    base = [arg for arg in sys.argv[1:] if not arg.startswith('--transport')]
+    if '--transport' in sys.argv:  # '--transport both' as two arguments
+        index = sys.argv.index('--transport')
+        base = sys.argv[1:index] + sys.argv[index + 2:]
+    status = 0
+    for transport, title in (('profile', 'with config/fastdds_profile.xml'),
+                             ('default', 'with Fast DDS defaults (no profile)')):
+        print(f'== transport {title}', flush=True)
+        status |= subprocess.run([sys.executable, __file__, *base, '--transport',
+                                  transport]).returncode
+    return status
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--weights', help='weights file (default: shipped, else random)')
-    parser.add_argument('--backend', default='auto')
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--seconds', type=float, default=10.0)
-    parser.add_argument('--rate', type=float, default=30.0)
-    parser.add_argument('--frames', type=int, default=30, help='distinct rendered frames')
-    args = parser.parse_args()
+    args = ARGS
+    if args.transport == 'both':
+        return run_both()
 
     temp = tempfile.TemporaryDirectory()
     weights = args.weights or find_shipped_weights(crossinfonet_ros.__path__)
@@ -60,8 +93,9 @@ def main() -> int:
 
     rclpy.init()
     node = rclpy.create_node('bench_node_latency')
-    stream = StreamPublisher(node, frames_from_samples(render_frame(11, i)
-                                                       for i in range(args.frames)))
+    # A moving hand (clutter, sensor noise) looped: the node tracks it as it would a camera's.
+    stream = StreamPublisher(node, frames_from_samples(
+        sample for _, sample in stream_frames(11, args.frames, args.rate)))
     sent, latencies_ms, answered, diagnostics = {}, [], [], []
 
     def on_pose(msg: HandPose) -> None:

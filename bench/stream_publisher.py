@@ -28,11 +28,18 @@ PROFILE = ROOT / 'config' / 'fastdds_profile.xml'
 FRAME_ID = 'camera_depth_optical_frame'
 
 
-def use_project_dds_defaults(domain_base: int = 120) -> None:
-    """Before rclpy starts DDS: the project's Fast DDS profile (unless one is set), loopback
-    discovery and a domain of this process's own (a running graph must not interfere)."""
-    os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', str(PROFILE))
-    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(PROFILE))
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+
+
+def use_project_dds_defaults(domain_base: int = 120, profile: bool = True) -> None:
+    """Before rclpy starts DDS: the project's Fast DDS profile (unless one is set; with
+    ``profile=False`` no profile at all: Fast DDS defaults), loopback discovery and a domain of
+    this process's own (a running graph must not interfere)."""
+    for variable in PROFILE_VARIABLES:
+        if profile:
+            os.environ.setdefault(variable, str(PROFILE))
+        else:
+            os.environ.pop(variable, None)
     os.environ.setdefault('ROS_DOMAIN_ID', str(domain_base + os.getpid() % 80))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
