@@ -148,16 +148,9 @@ def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param seed_mm: (3,) previous centre in mm to track from, or None to detect
     :returns: the :class:`Detection`
     """
-    depth = np.asarray(depth_mm)
-    if depth.shape != (intrinsics.height, intrinsics.width):
-        raise ValueError(f'depth image has shape {depth.shape}, the intrinsics describe '
-                         f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
-    if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
-        raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
-    frame = _BandFrame(depth, intrinsics, config)
+    frame = _checked_frame(depth_mm, intrinsics, config)
     if not frame.valid.any():
-        return Detection(None, 0, f'no valid depth in the band [{config.min_depth_mm:g}, '
-                                  f'{config.max_depth_mm:g}] mm', seeded=seed_mm is not None)
+        return _no_valid_depth(config, seeded=seed_mm is not None)
     if seed_mm is not None:
         seed = np.asarray(seed_mm, dtype=np.float64).reshape(-1)
         if seed.shape != (3,) or not np.all(np.isfinite(seed)):
@@ -165,10 +158,62 @@ def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
                              seeded=True)
         # The seed is a previous result: back to the surface it was refined on.
         return _refine(frame, seed - [0.0, 0.0, config.depth_offset_mm], seeded=True)
-    start, reason = _nearest_object_center(frame)
-    if start is None:
-        return Detection(None, 0, reason)
-    return _refine(frame, start, seeded=False)
+    return detect_hand_candidates(depth_mm, intrinsics, config, 1, frame)[0]
+
+
+def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
+                           config: HandDetectorConfig = HandDetectorConfig(),
+                           count: int = 3, _frame=None) -> list:
+    """Up to ``count`` hand candidates, nearest object first: the nearest object as
+    :func:`detect_hand` finds it, then the nearest object once that one is set aside, and so on.
+
+    For a caller that can tell a hand from another object (the pipeline asks the network how
+    hand-like each candidate's crop is): an object or a forearm nearer than the hand is then
+    skipped instead of taken for it.
+
+    :param depth_mm: (H, W) depth in mm (as :func:`detect_hand`)
+    :param intrinsics: camera of ``depth_mm``
+    :param config: detector parameters
+    :param count: most candidates to return (>= 1)
+    :returns: the found candidates in order, or a one-element list holding the falsy
+        :class:`Detection` that says why none was found
+    """
+    frame = _frame if _frame is not None else _checked_frame(depth_mm, intrinsics, config)
+    if not frame.valid.any():
+        return [_no_valid_depth(config, seeded=False)]
+    found, failure = [], None
+    count = max(1, int(count))
+    for _ in range(2 * count):  # objects too small to be a hand do not count as candidates
+        start, reason, pixels = _nearest_object(frame)
+        if start is None:
+            failure = failure or Detection(None, 0, reason)
+            if count == 1:
+                break
+        else:
+            detection = _refine(frame, start, seeded=False)
+            if detection:
+                found.append(detection)
+            else:
+                failure = failure or detection
+        frame.valid[pixels] = False  # set this object aside for the next candidate
+        if len(found) == count or (count == 1 and failure) or not frame.valid.any():
+            break
+    return found or [failure]
+
+
+def _checked_frame(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig) -> '_BandFrame':
+    depth = np.asarray(depth_mm)
+    if depth.shape != (intrinsics.height, intrinsics.width):
+        raise ValueError(f'depth image has shape {depth.shape}, the intrinsics describe '
+                         f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
+    if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
+        raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
+    return _BandFrame(depth, intrinsics, config)
+
+
+def _no_valid_depth(config: HandDetectorConfig, seeded: bool) -> Detection:
+    return Detection(None, 0, f'no valid depth in the band [{config.min_depth_mm:g}, '
+                              f'{config.max_depth_mm:g}] mm', seeded=seeded)
 
 
 # Medians are taken over at most this many evenly strided samples: a large slab (a wall, a table
@@ -236,8 +281,10 @@ class _BandFrame:
         return slice(start, stop)
 
 
-def _nearest_object_center(frame: _BandFrame):
-    """Steps 2-4: the front of the nearest object's largest component, or (None, reason)."""
+def _nearest_object(frame: _BandFrame):
+    """Steps 2-4: ``(start, '', (rows, cols))``: the front of the nearest object's largest
+    component and the component's pixels (working resolution), or ``(None, reason, slab)``
+    with the nearest object's slab mask when its largest component is too small."""
     config = frame.config
     in_band = frame.depth[frame.valid]
     rank = min(int(config.near_rank_px), in_band.size) - 1
@@ -255,7 +302,7 @@ def _nearest_object_center(frame: _BandFrame):
     area_px = int(areas[best - 1]) * frame.step ** 2
     if area_px < config.min_area_px:
         return None, (f'largest component of the nearest object ({front:.0f} mm) is too small: '
-                      f'{area_px} px < min_area_px {config.min_area_px}')
+                      f'{area_px} px < min_area_px {config.min_area_px}'), slab
     # Start at the component's front (step 4).
     x0, y0, w, h = stats[best, :4]
     rows, cols = np.nonzero(labels[y0:y0 + h, x0:x0 + w] == best)
@@ -266,7 +313,7 @@ def _nearest_object_center(frame: _BandFrame):
     z_near = z[near].astype(np.float64)
     start = np.array([(z_near * frame.x_per_z[cols[near]]).mean(),
                       (z_near * frame.y_per_z[rows[near]]).mean(), z_near.mean()])
-    return start, ''
+    return start, '', (rows, cols)
 
 
 def _refine(frame: _BandFrame, center: np.ndarray, seeded: bool) -> Detection:

@@ -6,7 +6,8 @@ import pytest
 from crossinfonet_ros.codec import crop_hand
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
-from crossinfonet_ros.segmentation import detect_hand, HandDetectorConfig
+from crossinfonet_ros.segmentation import (HandDetectorConfig, detect_hand,
+                                           detect_hand_candidates)
 from training.synth.scene import render_frame
 
 
@@ -16,8 +17,12 @@ def estimator(weights):
 
 
 def make_pipeline(estimator, **overrides):
+    """A pipeline on the random-init estimator; its confidences mean nothing, so the hand-like
+    gate is off unless a test turns it on (every candidate counts as a hand)."""
     detector = HandDetectorConfig(cube_mm=estimator.cube_mm)
-    return HandPosePipeline(estimator, PipelineConfig(detector=detector, **overrides))
+    settings = dict(min_hand_confidence=0.0, lost_track_confidence=0.0)
+    settings.update(overrides)
+    return HandPosePipeline(estimator, PipelineConfig(detector=detector, **settings))
 
 
 def first_pass_palm(estimator, sample):
@@ -59,3 +64,20 @@ def test_tracking_seeds_the_next_frame_and_a_lost_hand_resets(estimator):
     assert not empty.detected and empty.reason
     again = pipeline.process(sample.depth_mm, sample.intrinsics, 3 / 30)
     assert again.detected and not again.tracked
+
+
+def test_the_most_hand_like_candidate_wins_when_none_reaches_the_bar(estimator):
+    sample = render_frame(0, 1)
+    # An unreachable bar: every candidate is tried, the highest mean confidence is kept.
+    pipeline = make_pipeline(estimator, tracking=False, min_hand_confidence=2.0)
+    candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics,
+                                        pipeline.config.detector, pipeline.config.max_candidates)
+    assert len(candidates) >= 2  # the hand and some clutter
+    scores = [pipeline._estimate_at(c, sample.depth_mm, sample.intrinsics,
+                                    {'crop': 0.0, 'inference': 0.0}).score for c in candidates]
+    result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
+    assert float(np.mean(result.confidence)) == pytest.approx(max(scores), abs=1e-6)
+    # A bar every candidate reaches: the nearest object is taken, as without the gate.
+    first = make_pipeline(estimator, tracking=False, min_hand_confidence=0.0)
+    nearest = first.process(sample.depth_mm, sample.intrinsics, 0.0)
+    assert float(np.mean(nearest.confidence)) == pytest.approx(scores[0], abs=1e-6)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from crossinfonet_ros.camera import D435_640X480
-from crossinfonet_ros.segmentation import Detection, HandDetectorConfig, _BandFrame, detect_hand
+from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, _BandFrame,
+                                           detect_hand, detect_hand_candidates)
 from test_codec import render_scene
 
 CAMERA = D435_640X480
@@ -162,3 +163,17 @@ def test_cube_window_keeps_every_point_of_the_cube():
         found = frame.cube_points(np.array(center), 125.0)
         assert found.shape[1] == np.count_nonzero(inside)
         np.testing.assert_allclose(np.sort(found[2]), np.sort(points[inside][:, 2]))
+
+
+def test_candidates_come_nearest_object_first_each_set_aside_for_the_next():
+    box = np.array([-150.0, 60.0, 250.0])  # a box face nearer than the hand, beside it
+    depth = render_scene(CAMERA, plates=[(HAND, 90.0, 180.0), (box, 70.0, 70.0)],
+                         wall_mm=WALL_MM).astype(np.float32)
+    candidates = detect_hand_candidates(depth, CAMERA, SURFACE, count=3)
+    assert len(candidates) == 2 and all(candidates)  # the wall is beyond the band
+    np.testing.assert_allclose(candidates[0].center_mm, box, atol=5.0)
+    np.testing.assert_allclose(candidates[1].center_mm, HAND, atol=5.0)
+    # detect_hand is the first candidate.
+    np.testing.assert_allclose(detect_hand(depth, CAMERA, SURFACE).center_mm, box, atol=5.0)
+    empty = detect_hand_candidates(np.zeros_like(depth), CAMERA, SURFACE)
+    assert len(empty) == 1 and not empty[0] and 'no valid depth' in empty[0].reason
