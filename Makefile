@@ -20,7 +20,7 @@ test: setup
 
 bench: setup
 	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \
-	  && python bench/bench_inference.py \
+	  && python bench/bench_inference.py && python bench/bench_training_step.py \
 	  && if [ -f bench/bench_node_latency.py ]; then python bench/bench_node_latency.py; fi
 
 soak: setup
