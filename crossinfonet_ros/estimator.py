@@ -6,25 +6,38 @@ cube, input size: :mod:`crossinfonet_ros.weights`), runs one of the backends
 the camera optical frame plus a per-joint confidence, both through the codec
 (:func:`~crossinfonet_ros.codec.denormalize_joints`,
 :func:`~crossinfonet_ros.codec.decode_heatmap_confidence`).
+
+Fast start: on the CPU, when the model cache already holds what the ONNX Runtime backend needs
+for the file's content, the file is verified and the backend built without importing torch
+(:mod:`crossinfonet_ros.weights_header`, :func:`~crossinfonet_ros.backends.
+create_cached_backend`); torch is imported only when something must be built from the model.
 """
 
 import dataclasses
+import os
+import sys
 import time
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
-import torch
 
-from crossinfonet_ros.backends import ModelSource, create_backend
+from crossinfonet_ros import weights_header
+from crossinfonet_ros.backends import ModelSource, create_backend, create_cached_backend
 from crossinfonet_ros.backends.base import Backend
 from crossinfonet_ros.codec import Crop, decode_heatmap_confidence, denormalize_joints
 from crossinfonet_ros.layouts import JointLayout, get_layout
-from crossinfonet_ros.weights import PathLike, WeightsMetadata, load_weights
+from crossinfonet_ros.weights import (PathLike, WeightsMetadata, load_weights,
+                                      metadata_fingerprint)
 
 # Crops run through the backend per call at most; bounds memory for large offline batches.
 MAX_CHUNK = 64
 # Normalised crops hold [-1, 1] (spec 3.5); a little slack for float noise of other codecs.
 _RANGE_SLACK = 1e-3
+# Any of these present means a GPU torch might use (NVIDIA driver, WSL2's GPU bridge, Jetson,
+# AMD ROCm, which torch also reports as CUDA); with none of them 'auto' is the CPU and torch is
+# not asked (importing it takes ~1.5 s of a node's start here).
+GPU_DEVICE_FILES = ('/proc/driver/nvidia/version', '/dev/nvidia0', '/dev/nvidiactl', '/dev/dxg',
+                    '/dev/nvhost-ctrl-gpu', '/dev/kfd')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,18 +81,29 @@ class HandPoseEstimator:
             ``'onnxruntime-int8x2'`` (see :mod:`crossinfonet_ros.backends`). The ONNX
             backends export and rewrite the model on first use of a weights file (about 10 s
             here) and cache the result (:mod:`crossinfonet_ros.backends.cache`); later starts
-            take well under a second
-        :param threads: ONNX Runtime intra-op threads (default: physical cores); the torch
-            backend uses ``torch.get_num_threads()``
+            on the CPU check the file (header, tensor digest) and load the cached graph
+            without importing torch (~0.4 s here instead of ~2-4 s)
+        :param threads: ONNX Runtime intra-op threads (default: physical cores); for the torch
+            backend, when given, torch's intra-op threads (``torch.set_num_threads``, process
+            wide; default: torch's own)
         :raises WeightsError: the file is missing, foreign, corrupt or inconsistent
         :raises ValueError: unknown device or backend, or one that cannot run here
         """
+        resolved = resolve_device(device)
+        if resolved == 'cpu' and backend != 'torch':
+            # Fast path: the header alone names the cache entry; the tensor digest is checked
+            # (verify) only when that entry can serve the request.
+            metadata, header = weights_header.header_metadata(path)
+            built = create_cached_backend(
+                backend, metadata_fingerprint(metadata), resolved, threads,
+                verify=lambda: weights_header.check_digest(path, metadata, header))
+            if built is not None:
+                _check_heatmaps(path, metadata)
+                return cls(built, metadata)
         state_dict, metadata = load_weights(path)
-        if not metadata.model_config.get('heatmaps', True):
-            raise ValueError(f'{path}: the model has no heat-map heads (ModelConfig.heatmaps '
-                             f'is False); the estimator decodes its confidence from them')
+        _check_heatmaps(path, metadata)
         source = ModelSource(state_dict, metadata)
-        return cls(create_backend(backend, source, resolve_device(device), threads), metadata)
+        return cls(create_backend(backend, source, resolved, threads), metadata)
 
     @property
     def layout(self) -> JointLayout:
@@ -166,7 +190,8 @@ class HandPoseEstimator:
         size = self.input_size
         if isinstance(crops, Crop):
             crops = [crops]
-        if torch.is_tensor(crops):
+        torch = sys.modules.get('torch')  # (not imported: then crops cannot be a tensor)
+        if torch is not None and torch.is_tensor(crops):
             crops = crops.detach().cpu().numpy()
         if isinstance(crops, np.ndarray):
             depth = np.asarray(crops, dtype=np.float32)
@@ -216,14 +241,22 @@ class HandPoseEstimator:
 def resolve_device(device: str) -> str:
     """``'auto'`` -> ``'cuda:0'`` when CUDA is available else ``'cpu'``; checks the others.
 
+    ``'auto'`` asks torch only when a GPU could exist (:func:`cuda_possible`).
+
     :param device: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``
     :raises ValueError: unknown string, or CUDA asked for but not available
     """
     if device == 'auto':
+        if not cuda_possible():
+            return 'cpu'
+        import torch
+
         return 'cuda:0' if torch.cuda.is_available() else 'cpu'
     if device == 'cpu':
         return 'cpu'
     if device == 'cuda' or (device.startswith('cuda:') and device[5:].isdigit()):
+        import torch
+
         index = int(device[5:]) if ':' in device else 0
         if not torch.cuda.is_available():
             raise ValueError(f'device {device!r} asked for, but CUDA is not available here '
@@ -233,3 +266,18 @@ def resolve_device(device: str) -> str:
                              f'{torch.cuda.device_count()} CUDA device(s) exist')
         return f'cuda:{index}'
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def cuda_possible() -> bool:
+    """False when torch certainly finds no CUDA device: ``CUDA_VISIBLE_DEVICES`` hides all
+    (empty or ``-1``) or none of :data:`GPU_DEVICE_FILES` exists. Reads no library."""
+    visible = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if visible is not None and visible.strip() in ('', '-1'):
+        return False
+    return any(os.path.exists(path) for path in GPU_DEVICE_FILES)
+
+
+def _check_heatmaps(path: PathLike, metadata: WeightsMetadata) -> None:
+    if not metadata.model_config.get('heatmaps', True):
+        raise ValueError(f'{path}: the model has no heat-map heads (ModelConfig.heatmaps '
+                         f'is False); the estimator decodes its confidence from them')

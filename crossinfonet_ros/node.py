@@ -73,9 +73,6 @@ class HandPoseNode(Node):
         super().__init__('hand_pose_node', **kwargs)
         self.params = self._read_parameters()
         self.weights_path = self._weights_path()
-        if self.params.threads:
-            import torch
-            torch.set_num_threads(self.params.threads)
         # Before loading: a change made while the model loads is then seen as one.
         self.weights_watcher = WeightsWatcher(
             self.weights_path, self._build_pipeline, self._swap_pipeline,

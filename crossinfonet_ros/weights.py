@@ -29,15 +29,17 @@ import math
 import os
 from pathlib import Path
 import tempfile
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
-
-import torch
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 from crossinfonet_ros.layouts import LAYOUTS
 
+if TYPE_CHECKING:  # torch is imported only by the functions that need it (fast node start)
+    import torch
+
 FORMAT_NAME = 'crossinfonet_ros.weights'
 FORMAT_VERSION = 1
-STORED_DTYPES = {'float32': torch.float32, 'float16': torch.float16}
+# Stored precision name -> safetensors dtype tag of the floating tensors.
+STORED_DTYPES = {'float32': 'F32', 'float16': 'F16'}
 
 # What the network's input channel means (spec section 3.5, ``norm_dm``); stored so a consumer
 # can check it crops the way the network was trained.
@@ -50,11 +52,16 @@ DEFAULT_DEPTH_NORMALIZATION = {
 
 PathLike = Union[str, os.PathLike]
 
-# safetensors' dtype tags (the file header names dtypes this way), for the checks and messages.
-_SAFETENSORS_DTYPES = {
-    torch.float32: 'F32', torch.float16: 'F16', torch.bfloat16: 'BF16', torch.float64: 'F64',
-    torch.int64: 'I64', torch.int32: 'I32', torch.uint8: 'U8', torch.bool: 'BOOL',
+# safetensors dtype tag (as the file header names dtypes) -> (torch dtype name, bytes per
+# element). The torch name enters tensors_digest; the table lets the digest be computed from the
+# raw file without torch (crossinfonet_ros.weights_header) and names dtypes in messages.
+SAFETENSORS_DTYPES = {
+    'F64': ('torch.float64', 8), 'F32': ('torch.float32', 4), 'F16': ('torch.float16', 2),
+    'BF16': ('torch.bfloat16', 2), 'I64': ('torch.int64', 8), 'I32': ('torch.int32', 4),
+    'I16': ('torch.int16', 2), 'I8': ('torch.int8', 1), 'U8': ('torch.uint8', 1),
+    'BOOL': ('torch.bool', 1),
 }
+_TAG_BY_TORCH_NAME = {name: tag for tag, (name, _) in SAFETENSORS_DTYPES.items()}
 # Read once: os.umask can only be read by setting it.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -185,7 +192,7 @@ class WeightsMetadata:
                    stored_dtype=stored_dtype, training=training)
 
 
-def save_weights(path: PathLike, state_dict: Mapping[str, torch.Tensor],
+def save_weights(path: PathLike, state_dict: Mapping[str, 'torch.Tensor'],
                  metadata: Union[WeightsMetadata, Mapping[str, Any]]) -> Path:
     """Write a weights file atomically (temp file in the same folder, then ``os.replace``).
 
@@ -199,11 +206,13 @@ def save_weights(path: PathLike, state_dict: Mapping[str, torch.Tensor],
     :return: the written path
     :raises WeightsError: the tensors or the metadata do not fit together
     """
+    import torch
+
     path = Path(path)
     if not isinstance(metadata, WeightsMetadata):
         metadata = WeightsMetadata(**dict(metadata))
     metadata.check(path)
-    stored = STORED_DTYPES[metadata.stored_dtype]
+    stored = getattr(torch, metadata.stored_dtype)
     tensors = {}
     for name, tensor in state_dict.items():
         tensor = tensor.detach().to('cpu')
@@ -239,7 +248,7 @@ def write_atomically(path: PathLike, payload: bytes) -> None:
         raise
 
 
-def load_weights(path: PathLike) -> Tuple[Dict[str, torch.Tensor], 'WeightsMetadata']:
+def load_weights(path: PathLike) -> Tuple[Dict[str, 'torch.Tensor'], 'WeightsMetadata']:
     """Read and fully check a weights file; never executes pickled code.
 
     :param path: a file written by :func:`save_weights`
@@ -250,15 +259,14 @@ def load_weights(path: PathLike) -> Tuple[Dict[str, torch.Tensor], 'WeightsMetad
         architecture (missing, extra, wrong shape or dtype, non-finite)
     """
     from safetensors import SafetensorError, safe_open
+    import torch
 
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(path, 'no such file' if not path.exists() else 'not a regular file')
-    _reject_known_foreign_formats(path)
+    check_plain_file(path)
     try:
         with safe_open(str(path), framework='pt') as reader:
             metadata = WeightsMetadata.from_header(reader.metadata(), path)
-            stored = STORED_DTYPES[metadata.stored_dtype]
+            stored = getattr(torch, metadata.stored_dtype)
             found = {name: (tuple(reader.get_slice(name).get_shape()),
                             reader.get_slice(name).get_dtype()) for name in reader.keys()}
             _check_tensors(path, _architecture_specs(metadata, path), found, stored)
@@ -277,7 +285,7 @@ def load_weights(path: PathLike) -> Tuple[Dict[str, torch.Tensor], 'WeightsMetad
     return tensors, metadata
 
 
-def load_model(path: PathLike, device: Union[str, torch.device] = 'cpu') -> tuple:
+def load_model(path: PathLike, device: Union[str, 'torch.device'] = 'cpu') -> tuple:
     """Rebuild the eval-mode network of a weights file: ``(CrossInfoNet, WeightsMetadata)``.
 
     :param path: a weights file
@@ -292,8 +300,14 @@ def load_model(path: PathLike, device: Union[str, torch.device] = 'cpu') -> tupl
     return model.to(device).eval(), metadata
 
 
-def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+def tensors_digest(tensors: Mapping[str, 'torch.Tensor']) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order.
+
+    :func:`crossinfonet_ros.weights_header.file_tensors_digest` computes the same digest from
+    a file's raw bytes without torch.
+    """
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().to('cpu').contiguous()
@@ -321,6 +335,14 @@ def _json(header: Mapping[str, str], key: str, kind: type, path: PathLike) -> An
     return value
 
 
+def check_plain_file(path: Path) -> None:
+    """Raise :class:`WeightsError` unless ``path`` is a regular file of no known foreign
+    format (the first checks of every load, with or without torch)."""
+    if not path.is_file():
+        raise WeightsError(path, 'no such file' if not path.exists() else 'not a regular file')
+    _reject_known_foreign_formats(path)
+
+
 def _reject_known_foreign_formats(path: Path) -> None:
     """Name the common wrong files precisely (safetensors' own message would be obscure)."""
     with open(path, 'rb') as handle:
@@ -341,6 +363,8 @@ def _reject_known_foreign_formats(path: Path) -> None:
 
 def _architecture_specs(metadata: WeightsMetadata, path: PathLike) -> dict:
     """Expected ``{name: (shape, dtype)}`` of the state dict, from the model config alone."""
+    import torch
+
     from crossinfonet_ros.model import CrossInfoNet, ModelConfig
 
     try:
@@ -360,12 +384,12 @@ def _architecture_specs(metadata: WeightsMetadata, path: PathLike) -> dict:
     return {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
 
 
-def _tensor_specs(tensors: Mapping[str, torch.Tensor]) -> dict:
-    return {name: (tuple(t.shape), _SAFETENSORS_DTYPES.get(t.dtype, str(t.dtype)))
+def _tensor_specs(tensors: Mapping[str, 'torch.Tensor']) -> dict:
+    return {name: (tuple(t.shape), _TAG_BY_TORCH_NAME.get(str(t.dtype), str(t.dtype)))
             for name, t in tensors.items()}
 
 
-def _check_tensors(path: PathLike, expected: dict, found: dict, stored: torch.dtype) -> None:
+def _check_tensors(path: PathLike, expected: dict, found: dict, stored: 'torch.dtype') -> None:
     """Compare found ``{name: (shape, safetensors dtype tag)}`` with the architecture."""
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
@@ -382,7 +406,7 @@ def _check_tensors(path: PathLike, expected: dict, found: dict, stored: torch.dt
         if tuple(found_shape) != shape:
             raise WeightsError(path, f'tensor {name!r} has shape {tuple(found_shape)}, the '
                                      f'architecture needs {shape}')
-        wanted = _SAFETENSORS_DTYPES[stored if dtype.is_floating_point else dtype]
+        wanted = _TAG_BY_TORCH_NAME[str(stored if dtype.is_floating_point else dtype)]
         if found_dtype != wanted:
             raise WeightsError(path, f'tensor {name!r} is {found_dtype}, expected {wanted} '
                                      f'(stored_dtype is {stored})'.replace('torch.', ''))

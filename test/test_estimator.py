@@ -147,6 +147,15 @@ def test_a_failed_accuracy_record_keeps_auto_off_the_fast_path(weights):
         cache.write_record(source.key, 'int8x2.json', record)
 
 
+def test_threads_set_torchs_threads_for_the_torch_backend(weights):
+    before = torch.get_num_threads()
+    try:
+        HandPoseEstimator.from_weights(weights, 'cpu', 'torch', threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize('kwargs, message', [
     ({'device': 'tpu'}, "device must be 'auto', 'cpu'"),
     ({'backend': 'tensorrt'}, 'unknown backend'),

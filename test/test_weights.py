@@ -14,8 +14,9 @@ import torch
 
 from crossinfonet_ros.backends.probe import probe_crops, random_weights
 from crossinfonet_ros.model import CrossInfoNet, ModelConfig
-from crossinfonet_ros.weights import (FORMAT_VERSION, WeightsError, WeightsMetadata,
-                                      load_model, load_weights, save_weights, tensors_digest)
+from crossinfonet_ros.weights import (FORMAT_VERSION, SAFETENSORS_DTYPES, WeightsError,
+                                      WeightsMetadata, load_model, load_weights, save_weights,
+                                      tensors_digest)
 
 torch.set_num_threads(2)
 
@@ -220,3 +221,16 @@ def test_weights_error_is_a_value_error_with_the_file_and_problem(tmp_path):
     error = expect_rejected(tmp_path / 'nope.safetensors')
     assert isinstance(error, ValueError)
     assert error.path == str(tmp_path / 'nope.safetensors') and error.problem == 'no such file'
+
+
+def test_dtype_table_names_torch_dtypes_and_sizes_as_safetensors_stores_them(tmp_path):
+    """The torch-free digest (weights_header) relies on this table: torch's dtype name and
+    element size for each safetensors tag."""
+    for tag, (torch_name, size) in SAFETENSORS_DTYPES.items():
+        dtype = getattr(torch, torch_name.split('.', 1)[1])
+        assert str(dtype) == torch_name and dtype.itemsize == size, tag
+        path = tmp_path / f'{tag}.safetensors'
+        save_file({'t': torch.zeros(2, dtype=dtype)}, str(path))
+        header = json.loads(path.read_bytes()[8:8 + int.from_bytes(path.read_bytes()[:8],
+                                                                    'little')])
+        assert header['t']['dtype'] == tag

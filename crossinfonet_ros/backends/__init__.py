@@ -15,10 +15,14 @@ Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
 ``auto`` picks ``torch`` on CUDA. On CPU it builds the ONNX Runtime candidates that are
 available and accurate enough, times each at batch 1 once per weights content on this machine,
 caches the choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
+
+:func:`create_cached_backend` rebuilds an ONNX Runtime backend (or 'auto''s cached choice) from
+the cache alone, without torch, when every file and record the choice needs is there.
 """
 
+import importlib.util
 import logging
-from typing import Optional
+from typing import Callable, Optional
 
 from crossinfonet_ros.backends import cache
 from crossinfonet_ros.backends.artifacts import ModelSource
@@ -33,7 +37,7 @@ AUTO_RECORD = 'auto_cpu.json'  # cache record of that choice
 GATED = {'onnxruntime-int8x2': 'int8x2'}
 
 __all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
-           'onnxruntime_available']
+           'create_cached_backend', 'onnxruntime_available']
 
 
 def onnxruntime_available() -> bool:
@@ -63,7 +67,7 @@ def create_backend(name: str, source: ModelSource, device: str = 'cpu',
     if name == 'torch':
         from crossinfonet_ros.backends.torch_backend import TorchBackend
 
-        return TorchBackend(source.model(), device)
+        return TorchBackend(source.model(), device, threads)
     if not onnxruntime_available():
         raise ValueError(f'backend {name!r} needs the onnx and onnxruntime packages')
     from crossinfonet_ros.backends import artifacts
@@ -74,10 +78,66 @@ def create_backend(name: str, source: ModelSource, device: str = 'cpu',
     if name in GATED:
         record = artifacts.accuracy_record(source, GATED[name], backend.run)
         if not record['passed']:
-            raise ValueError(f'backend {name!r} deviates {record["mean_mm"]:.3f} mm from the '
-                             f'fp32 torch model on probe crops (bar {record["bar_mm"]} mm); '
-                             f"use 'onnxruntime'")
+            raise ValueError(_inaccurate(name, record))
     return backend
+
+
+def create_cached_backend(name: str, key: str, device: str, threads: Optional[int],
+                          verify: Callable[[], None]) -> Optional[Backend]:
+    """The backend :func:`create_backend` would build, from cached files alone (no torch).
+
+    Served when ``device`` is the CPU and the cache holds everything the choice needs: the
+    graph, for ``onnxruntime-int8x2`` its current accuracy record, for ``'auto'`` the cached
+    choice (and, when that choice is rejected by its record, the next candidate's files).
+    Anything else (torch chosen or needed, a file or record missing, a cached graph that does
+    not load) returns None: the caller then takes the full path, which builds what is missing.
+
+    :param name: ``'auto'`` or one of :data:`BACKENDS`
+    :param key: cache key of the weights content (:func:`crossinfonet_ros.weights.
+        metadata_fingerprint`)
+    :param device: resolved device
+    :param threads: ONNX Runtime intra-op threads (default: physical cores)
+    :param verify: proves the weights file holds the content ``key`` names (its tensor
+        digest); called once, before anything is built or refused, and only when the cache can
+        serve the request; its exception propagates
+    :raises ValueError: ``onnxruntime-int8x2`` asked for by name and its cached record failed
+        the accuracy bar (same message as :func:`create_backend`)
+    """
+    if device != 'cpu' or not all(importlib.util.find_spec(module) is not None
+                                  for module in ('onnx', 'onnxruntime')):
+        return None  # (as create_backend: the ONNX backends need both packages)
+    from crossinfonet_ros.backends import artifacts
+
+    if name == 'auto':
+        record = cache.find_record(key, AUTO_RECORD)
+        if not record or record.get('choice') not in AUTO_CPU_ORDER:
+            return None  # never timed here: the full path times the candidates
+        order = (record['choice'],) + tuple(n for n in AUTO_CPU_ORDER if n != record['choice'])
+    elif name in artifacts.ONNX_FILES:
+        order = (name,)
+    else:
+        return None
+    for candidate in order:
+        if candidate not in artifacts.ONNX_FILES:
+            return None  # torch: the full path
+        graph = cache.find_file(key, artifacts.ONNX_FILES[candidate])
+        record = cache.find_record(key, f'{GATED[candidate]}.json') \
+            if candidate in GATED else None
+        if graph is None or (candidate in GATED and not artifacts.record_is_current(record)):
+            return None  # artefacts to build or measure: the full path
+        if record is None or record.get('passed') or name != 'auto':
+            break  # this one (an explicit name's failed record is refused below)
+    verify()
+    if record is not None and not record.get('passed'):
+        raise ValueError(_inaccurate(candidate, record))
+    from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend
+
+    try:
+        return OnnxRuntimeBackend(graph, candidate, device, threads)
+    except Exception as error:  # noqa: BLE001 (e.g. a damaged cached graph; ORT's own types)
+        logging.getLogger(__name__).warning('cached %s graph %s does not load (%s); taking '
+                                            'the full path', candidate, graph, error)
+        return None
 
 
 def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
@@ -104,6 +164,11 @@ def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
     choice = min(latency, key=latency.get)
     cache.write_record(source.key, AUTO_RECORD, {'choice': choice, 'batch1_ms': latency})
     return built[choice]
+
+
+def _inaccurate(name: str, record: dict) -> str:
+    return (f'backend {name!r} deviates {record["mean_mm"]:.3f} mm from the fp32 torch model '
+            f'on probe crops (bar {record["bar_mm"]} mm); use \'onnxruntime\'')
 
 
 def _first_that_builds(order, source: ModelSource, device: str,

@@ -46,17 +46,15 @@ def cache_root() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Short digest of the code and library versions that derive the cached files."""
-    import torch
+    """Short digest of the code and library versions that derive the cached files.
 
-    digest = hashlib.sha256(torch.__version__.encode())
-    try:
-        import onnx
-        import onnxruntime
-
-        digest.update(f'{onnx.__version__}|{onnxruntime.__version__}'.encode())
-    except ImportError:
-        pass
+    Versions come from the installed distributions' metadata (equal to ``torch.__version__``
+    etc. here), so checking the cache imports neither torch nor onnx.
+    """
+    digest = hashlib.sha256(_installed_version('torch').encode())
+    onnx, onnxruntime = _installed_version('onnx'), _installed_version('onnxruntime')
+    if onnx and onnxruntime:
+        digest.update(f'{onnx}|{onnxruntime}'.encode())
     for item in _CODE:
         path = _PACKAGE / item
         for source in sorted(path.rglob('*.py')) if path.is_dir() else [path]:
@@ -87,6 +85,35 @@ def entry_dir(key: str) -> Path:
     return folder
 
 
+def find_file(key: str, name: str) -> Optional[Path]:
+    """A file already in the cache (this process's fallback folder included), else None.
+
+    Unlike :func:`entry_dir` this creates nothing; a hit marks the entry as used (see
+    :func:`_prune`).
+
+    :param key: weights content key
+    :param name: file name inside the entry, e.g. ``'fp32.onnx'``
+    """
+    entry = f'{key}-{code_fingerprint()}'
+    for root in (cache_root(), _fallback_root):
+        if root is not None and (root / entry / name).is_file():
+            try:
+                os.utime(root / entry)
+            except OSError:  # a read-only cache is still usable
+                pass
+            return root / entry / name
+    return None
+
+
+def find_record(key: str, name: str) -> Optional[dict]:
+    """A JSON record already in the cache, else None (absent or unreadable); creates nothing."""
+    path = find_file(key, name)
+    try:
+        return json.loads(path.read_text()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+
+
 def cached_file(key: str, name: str, build: Callable[[], bytes]) -> Path:
     """Path of a cached file, building it with ``build()`` (its bytes) when missing.
 
@@ -111,6 +138,16 @@ def read_record(key: str, name: str) -> Optional[dict]:
 def write_record(key: str, name: str, record: dict) -> None:
     """Store a JSON record (atomically) next to the cached files."""
     write_atomically(entry_dir(key) / name, json.dumps(record, indent=1, sort_keys=True).encode())
+
+
+def _installed_version(distribution: str) -> str:
+    """Version of an installed distribution, '' when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return ''
 
 
 def _prune(root: Path, keep: str) -> None:
