@@ -54,6 +54,23 @@ def stop(process: subprocess.Popen, timeout: float = 5.0) -> None:
             process.wait()
 
 
+def interrupt_and_check(child: subprocess.Popen, timeout: float) -> str:
+    """SIGINT the node (if still running) and assert it exits 0 within ``timeout`` s, with no
+    traceback; return its output (stdout is a text pipe)."""
+    import pytest
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+    try:
+        code = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail(f'hand_pose_node did not stop within {timeout:g} s of SIGINT')
+    output = child.stdout.read()
+    assert code == 0, output
+    assert 'Traceback' not in output, output
+    return output
+
+
 class Probe:
     """An rclpy node in the test process recording every HandPose by stamp, with arrival time."""
 

@@ -8,8 +8,6 @@ Topics are best-effort with a queue of one, so not every generated message reach
 the test reports how many did.
 """
 
-import signal
-import subprocess
 import time
 
 import numpy as np
@@ -23,7 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
 from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
 from fuzz_messages import frame_pair, to_camera_info, to_image  # noqa: E402
-from test_node_dds import _start  # noqa: E402
+from node_process import interrupt_and_check, start_test_node  # noqa: E402
 from training.synth.scene import render_frame  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -60,7 +58,7 @@ def test_installed_node_survives_the_fuzz_battery(weights):
     good_info = to_camera_info({'width': 640, 'height': 480, 'k': [
         float(v) for v in sample.intrinsics.matrix().reshape(-1)]})
     good_fields = encode_depth(sample.depth_mm)
-    child = _start(weights)
+    child = start_test_node(weights)
     rclpy.init()
     probe = Probe()
     sent = {'pairs': 0}
@@ -122,13 +120,5 @@ def test_installed_node_survives_the_fuzz_battery(weights):
     finally:
         probe.node.destroy_node()
         rclpy.shutdown()
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
-    try:
-        code = child.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        pytest.fail('hand_pose_node did not stop within 5 s of SIGINT')
-    output = child.stdout.read()
-    assert code == 0, output
-    assert 'Traceback' not in output and 'internal error' not in output, output
+    output = interrupt_and_check(child, 5.0)
+    assert 'internal error' not in output, output

@@ -9,7 +9,6 @@ imports the source tree first, like the tests.
 """
 
 import signal
-import subprocess
 import time
 
 import numpy as np
@@ -24,7 +23,7 @@ from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
 from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
 from training.synth.motion import stream_frames  # noqa: E402
 
-from node_process import start_test_node  # noqa: E402
+from node_process import interrupt_and_check, start_test_node  # noqa: E402
 
 pytestmark = pytest.mark.ros
 FRAME_ID = 'camera_depth_optical_frame'
@@ -139,14 +138,7 @@ def test_installed_node_answers_every_frame_and_stops_on_sigint(weights):
     finally:
         node.destroy_node()
         rclpy.shutdown()
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
-    try:
-        code = child.wait(timeout=2.0)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        pytest.fail('hand_pose_node did not stop within 2 s of SIGINT')
-    assert code == 0, child.stdout.read()
+    interrupt_and_check(child, 2.0)
 
 
 def test_sigterm_stops_the_node_with_exit_code_zero(weights):
