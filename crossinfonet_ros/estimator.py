@@ -5,7 +5,7 @@ cube, input size: :mod:`crossinfonet_ros.weights`), runs one of the backends
 (:mod:`crossinfonet_ros.backends`) and turns the network outputs into joints in millimetres in
 the camera optical frame plus a per-joint confidence, both through the codec
 (:func:`~crossinfonet_ros.codec.denormalize_joints`,
-:func:`~crossinfonet_ros.codec.decode_heatmap_confidence`).
+:func:`~crossinfonet_ros.heatmaps.decode_heatmap_confidence`).
 
 Fast start: on the CPU, when the model cache already holds what the ONNX Runtime backend needs
 for the file's content, the file is verified and the backend built without importing torch
@@ -24,7 +24,8 @@ import numpy as np
 from crossinfonet_ros import weights_header
 from crossinfonet_ros.backends import ModelSource, create_backend, create_cached_backend
 from crossinfonet_ros.backends.base import Backend
-from crossinfonet_ros.codec import Crop, decode_heatmap_confidence, denormalize_joints
+from crossinfonet_ros.codec import Crop, denormalize_joints
+from crossinfonet_ros.heatmaps import decode_heatmap_confidence
 from crossinfonet_ros.layouts import JointLayout, get_layout
 from crossinfonet_ros.weights import (PathLike, WeightsMetadata, load_weights,
                                       metadata_fingerprint)

@@ -1,4 +1,4 @@
-"""Tests of crossinfonet_ros.codec: crop (spec 3.4-3.5), joint codec (3.6), heat-maps (2.3)."""
+"""Tests of crossinfonet_ros.codec: crop (spec 3.4-3.5) and joint codec (3.6)."""
 
 import cv2
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from crossinfonet_ros.camera import D435_640X480, Intrinsics
 from crossinfonet_ros.codec import (
     box_transform, crop_box, crop_hand, crop_uv_to_image, crop_with_transform,
-    decode_heatmap_confidence, denormalize_joints, heatmap_targets, joints_to_crop_uv,
+    denormalize_joints, joints_to_crop_uv,
     normalize_joints, rotate_crop, rotation_about, transform_joints_in_image)
 
 CAMERA = D435_640X480
@@ -236,60 +236,6 @@ def test_normalize_and_denormalize_are_inverse_and_broadcast():
         normalize_joints(joints, centers, 0.0)
 
 
-def blurred_reference(row, col, out=24):
-    onehot = np.zeros((out, out), np.float32)
-    onehot[row, col] = 1.0
-    blurred = cv2.GaussianBlur(onehot, (3, 3), 0)  # default border: reflect-101
-    return blurred / blurred.max()
-
-
-def test_heatmap_stencil_matches_opencv_everywhere_including_borders():
-    cells = np.array([(r, c) for r in range(24) for c in range(24)])
-    uv = cells[:, ::-1] * 4.0 + 1.5  # (u, v) inside each 4x4 block
-    maps = heatmap_targets(uv)
-    assert maps.shape == (576, 24, 24) and maps.dtype == np.float32
-    for (row, col), produced in zip(cells, maps):
-        np.testing.assert_allclose(produced, blurred_reference(row, col), atol=1e-6)
-    interior = maps[5 * 24 + 7]
-    assert interior[5, 7] == 1 and interior[4, 7] == 0.5 and interior[4, 6] == 0.25
-    assert interior.sum() == pytest.approx(4.0)
-    # Reflect-101: a peak one cell from the corner spills back onto the border twice.
-    near_corner = maps[1 * 24 + 1]
-    assert near_corner[0, 0] == 1 and near_corner[0, 1] == 1 and near_corner[2, 2] == 0.25
-
-
-def test_heatmap_coordinate_rules():
-    uv = np.array([[-0.1, 50.0], [50.0, -3.0], [np.nan, 10.0], [400.0, 95.99], [0.0, 0.0],
-                   [3.99, 4.0]])
-    maps = heatmap_targets(uv)
-    assert not maps[:3].any()  # negative or non-finite coordinate: all-zero map
-    np.testing.assert_allclose(maps[3], blurred_reference(23, 23))  # clamped to size - 1
-    np.testing.assert_allclose(maps[4], blurred_reference(0, 0))
-    np.testing.assert_allclose(maps[5], blurred_reference(1, 0))  # [int(v/4), int(u/4)]
-    batch = heatmap_targets(np.stack([uv, uv[::-1]]))
-    assert batch.shape == (2, 6, 24, 24)
-    np.testing.assert_array_equal(batch[1], maps[::-1])
-
-
-def test_heatmap_confidence():
-    rng = np.random.default_rng(0)
-    targets = heatmap_targets(rng.uniform(0, 96, size=(4, 16, 2)))
-    np.testing.assert_allclose(decode_heatmap_confidence(targets), 1.0, atol=1e-6)
-    borders = heatmap_targets(np.array([[0.0, 0.0], [5.0, 95.0], [95.0, 50.0]]))
-    np.testing.assert_allclose(decode_heatmap_confidence(borders), 1.0, atol=1e-6)
-    np.testing.assert_allclose(decode_heatmap_confidence(0.4 * targets), 0.4, atol=1e-6)
-    assert np.all(decode_heatmap_confidence(np.zeros((2, 3, 24, 24))) == 0)
-    assert np.all(decode_heatmap_confidence(-targets) == 0)
-    noisy = targets + rng.normal(0, 0.02, targets.shape)
-    assert np.all(np.abs(decode_heatmap_confidence(noisy) - 1) < 0.1)
-    split = 0.5 * (heatmap_targets(np.array([[10.0, 10.0]])) + heatmap_targets(
-        np.array([[70.0, 70.0]])))
-    assert decode_heatmap_confidence(split)[0] == pytest.approx(0.5, abs=1e-6)
-    corrupt = targets.copy()
-    corrupt[0, 0, 3, 3] = np.nan
-    assert np.all(np.isfinite(decode_heatmap_confidence(corrupt)))
-
-
 def test_rotation_matches_opencv_and_keeps_the_pivot():
     pivot = (47.25, 50.125)  # float32-exact: OpenCV takes the centre as float32
     for angle in (-170.0, 0.0, 33.0, 90.0):
@@ -350,8 +296,6 @@ def test_bad_inputs_raise_specific_errors():
         crop_hand(frame > 0, center, CUBE, CAMERA)
     with pytest.raises(ValueError, match='affine'):
         crop_with_transform(frame, center, CUBE, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match=r'\(\.\.\., A, 2\)'):
-        heatmap_targets(np.zeros(5))
     with pytest.raises(ValueError, match='crop size'):
         crop_hand(frame, center, CUBE, CAMERA, size=0)
 

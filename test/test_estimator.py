@@ -12,7 +12,8 @@ import torch
 from crossinfonet_ros.backends import AUTO_RECORD, ModelSource, cache
 from crossinfonet_ros.backends.probe import ACCURACY_BAR_MM, joint_deviation, probe_crops
 from crossinfonet_ros.camera import Intrinsics
-from crossinfonet_ros.codec import crop_hand, decode_heatmap_confidence, denormalize_joints
+from crossinfonet_ros.codec import crop_hand, denormalize_joints
+from crossinfonet_ros.heatmaps import decode_heatmap_confidence
 from crossinfonet_ros.estimator import HandPoseEstimator, resolve_device
 from crossinfonet_ros.weights import WeightsError, load_weights
 

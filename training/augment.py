@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossinfonet_ros.codec import (HEATMAP_SIZE, INPUT_SIZE, Crop, crop_hand,
-                                    crop_uv_to_image, crop_with_transform, heatmap_targets,
-                                    joints_to_crop_uv, normalize_joints, rotation_about,
-                                    transform_joints_in_image)
+from crossinfonet_ros.codec import (INPUT_SIZE, Crop, crop_hand, crop_uv_to_image,
+                                    crop_with_transform, joints_to_crop_uv, normalize_joints,
+                                    rotation_about, transform_joints_in_image)
+from crossinfonet_ros.heatmaps import HEATMAP_SIZE, heatmap_targets
 from training.datasets.sample import Sample
 
 AUGMENT_MODES = ('com', 'rot', 'sc', 'none')
