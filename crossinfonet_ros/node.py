@@ -24,9 +24,7 @@ from typing import Optional
 
 import numpy as np
 import rclpy
-from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point, TransformStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -34,7 +32,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 import crossinfonet_ros
 from crossinfonet_ros.camera import Intrinsics
@@ -46,7 +44,8 @@ from crossinfonet_ros.node_stats import NodeStats, Throttle
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
-from crossinfonet_ros.visuals import bone_points, draw_debug
+from crossinfonet_ros import ros_messages as messages
+from crossinfonet_ros.visuals import draw_debug
 from crossinfonet_ros.weights import WeightsError
 from crossinfonet_ros.weights_watch import WeightsWatcher
 
@@ -274,67 +273,23 @@ class HandPoseNode(Node):
     def _publish(self, image: Image, result: HandResult, received_ns: int,
                  intrinsics: Intrinsics, pipeline: HandPosePipeline) -> None:
         header = image.header
-        pose = HandPose(header=header, detected=result.detected,
-                        handedness=pipeline.config.handedness,
-                        layout=pipeline.output_layout_name)
-        if result.detected:
-            pose.joint_names = list(result.joint_names)
-            pose.positions = [_point(p) for p in result.positions_m]
-            pose.confidence = [float(c) for c in result.confidence]
-            pose.score = float(np.mean(result.confidence)) if len(result.confidence) else 0.0
-            pose.wrist_pose.position = _point(result.wrist_position_m)
-            q = result.wrist_orientation
-            pose.wrist_pose.orientation.x, pose.wrist_pose.orientation.y = q[0], q[1]
-            pose.wrist_pose.orientation.z, pose.wrist_pose.orientation.w = q[2], q[3]
-            pose.crop_center = _point(result.center_m)
-            pose.cube_size = float(result.cube_m)
-            pose.roi.x_offset, pose.roi.y_offset, pose.roi.width, pose.roi.height = result.roi
-            pose.tracked = result.tracked
-        else:
-            pose.wrist_pose.orientation.w = 1.0
-        elapsed = time.monotonic_ns() - received_ns
-        pose.processing_time = Duration(sec=elapsed // 10**9, nanosec=elapsed % 10**9)
-        self.pose_pub.publish(pose)
+        self.pose_pub.publish(messages.hand_pose(
+            header, result, pipeline.config.handedness, pipeline.output_layout_name,
+            time.monotonic_ns() - received_ns))
         if result.detected and self.params.publish_tf:
-            self.tf_pub.publish(self._transforms(header, result))
-        self._publish_markers(header, result, pipeline.layout.edges)
+            self.tf_pub.publish(messages.joint_transforms(header, result,
+                                                          self.params.frame_prefix))
+        if result.detected:
+            self.marker_pub.publish(messages.skeleton_markers(
+                header, result, pipeline.layout.edges, self.params.marker_lifetime))
+            self._markers_shown = True
+        elif self._markers_shown:
+            self.marker_pub.publish(messages.clear_markers(header))
+            self._markers_shown = False
         if result.detected and self.debug_pub.get_subscription_count() > 0:
             uv = joints_to_crop_uv(result.native_m * 1000.0, result.crop, intrinsics)
-            self.debug_pub.publish(_bgr_image(header, draw_debug(result.crop, uv,
-                                                                 pipeline.layout.edges)))
-
-    def _transforms(self, header, result: HandResult) -> TFMessage:
-        prefix = self.params.frame_prefix
-        transforms = []
-        for name, position in zip(result.joint_names, result.positions_m):
-            transforms.append(_transform(header, f'{prefix}/{name}', position))
-        transforms.append(_transform(header, f'{prefix}/wrist_frame', result.wrist_position_m,
-                                     result.wrist_orientation))
-        return TFMessage(transforms=transforms)
-
-    def _publish_markers(self, header, result: HandResult, edges) -> None:
-        if not result.detected:
-            if self._markers_shown:  # clear at once rather than waiting for the lifetime
-                self.marker_pub.publish(MarkerArray(markers=[Marker(header=header,
-                                                                    action=Marker.DELETEALL)]))
-                self._markers_shown = False
-            return
-        lifetime = Duration(sec=int(self.params.marker_lifetime),
-                            nanosec=int(self.params.marker_lifetime % 1 * 1e9))
-        joints = Marker(header=header, ns='hand_joints', id=0, type=Marker.SPHERE_LIST,
-                        action=Marker.ADD, lifetime=lifetime)
-        joints.scale.x = joints.scale.y = joints.scale.z = 0.012
-        joints.color.r, joints.color.g, joints.color.b, joints.color.a = 1.0, 0.2, 0.2, 1.0
-        joints.points = [_point(p) for p in result.native_m]
-        bones = Marker(header=header, ns='hand_bones', id=1, type=Marker.LINE_LIST,
-                       action=Marker.ADD, lifetime=lifetime)
-        bones.scale.x = 0.005
-        bones.color.r, bones.color.g, bones.color.b, bones.color.a = 1.0, 0.8, 0.0, 1.0
-        bones.points = [_point(p) for p in bone_points(result.native_m, edges)]
-        for marker in (joints, bones):
-            marker.pose.orientation.w = 1.0
-        self.marker_pub.publish(MarkerArray(markers=[joints, bones]))
-        self._markers_shown = True
+            self.debug_pub.publish(messages.bgr_image(
+                header, draw_debug(result.crop, uv, pipeline.layout.edges)))
 
     def _publish_diagnostics(self) -> None:
         pairs, window = self.stats.report()
@@ -363,24 +318,6 @@ class HandPoseNode(Node):
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout=5.0)
         super().destroy_node()
-
-
-def _point(xyz) -> Point:
-    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
-
-
-def _transform(header, child: str, xyz, quaternion=(0.0, 0.0, 0.0, 1.0)) -> TransformStamped:
-    transform = TransformStamped(header=header, child_frame_id=child)
-    t = transform.transform
-    t.translation.x, t.translation.y, t.translation.z = (float(v) for v in xyz)
-    t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w = (float(v) for v in quaternion)
-    return transform
-
-
-def _bgr_image(header, image: np.ndarray) -> Image:
-    height, width = image.shape[:2]
-    return Image(header=header, height=height, width=width, encoding='bgr8', is_bigendian=0,
-                 step=width * 3, data=np.ascontiguousarray(image).tobytes())
 
 
 def main(args=None) -> int:

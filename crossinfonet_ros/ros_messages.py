@@ -1,0 +1,108 @@
+"""The node's output messages built from a :class:`~crossinfonet_ros.pipeline.HandResult`:
+HandPose, the TF frames, the RViz skeleton and the debug image (construction only; the node
+publishes them)."""
+
+from typing import Sequence, Tuple
+
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point, TransformStamped
+import numpy as np
+from sensor_msgs.msg import Image
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from crossinfonet_ros.msg import HandPose
+from crossinfonet_ros.pipeline import HandResult
+from crossinfonet_ros.visuals import bone_points
+
+JOINT_RGBA = (1.0, 0.2, 0.2, 1.0)  # marker joint spheres
+BONE_RGBA = (1.0, 0.8, 0.0, 1.0)  # marker bone lines
+JOINT_DIAMETER_M = 0.012
+BONE_WIDTH_M = 0.005
+
+
+def hand_pose(header, result: HandResult, handedness: str, layout: str,
+              processing_ns: int) -> HandPose:
+    """The HandPose of a frame: joints and wrist pose when detected, else ``detected=false``
+    with nothing stale.
+
+    :param header: the input image's header (stamp and frame copied)
+    :param result: the pipeline's result
+    :param handedness: hand the network was trained for (a HandPose constant's value)
+    :param layout: output joint layout name
+    :param processing_ns: time from reception to now
+    """
+    pose = HandPose(header=header, detected=result.detected, handedness=handedness,
+                    layout=layout)
+    if result.detected:
+        pose.joint_names = list(result.joint_names)
+        pose.positions = [point(p) for p in result.positions_m]
+        pose.confidence = [float(c) for c in result.confidence]
+        pose.score = float(np.mean(result.confidence)) if len(result.confidence) else 0.0
+        pose.wrist_pose.position = point(result.wrist_position_m)
+        q = result.wrist_orientation
+        pose.wrist_pose.orientation.x, pose.wrist_pose.orientation.y = q[0], q[1]
+        pose.wrist_pose.orientation.z, pose.wrist_pose.orientation.w = q[2], q[3]
+        pose.crop_center = point(result.center_m)
+        pose.cube_size = float(result.cube_m)
+        pose.roi.x_offset, pose.roi.y_offset, pose.roi.width, pose.roi.height = result.roi
+        pose.tracked = result.tracked
+    else:
+        pose.wrist_pose.orientation.w = 1.0
+    pose.processing_time = Duration(sec=processing_ns // 10**9, nanosec=processing_ns % 10**9)
+    return pose
+
+
+def joint_transforms(header, result: HandResult, prefix: str) -> TFMessage:
+    """One frame per joint, ``<prefix>/<joint_name>``, plus ``<prefix>/wrist_frame`` (the wrist
+    pose), all children of the image frame with its stamp, in one message."""
+    transforms = [transform(header, f'{prefix}/{name}', position)
+                  for name, position in zip(result.joint_names, result.positions_m)]
+    transforms.append(transform(header, f'{prefix}/wrist_frame', result.wrist_position_m,
+                                result.wrist_orientation))
+    return TFMessage(transforms=transforms)
+
+
+def skeleton_markers(header, result: HandResult, edges: Sequence[Tuple[int, int]],
+                     lifetime_s: float) -> MarkerArray:
+    """Joint spheres and bone lines of a detected hand (native joint order)."""
+    lifetime = Duration(sec=int(lifetime_s), nanosec=int(lifetime_s % 1 * 1e9))
+    joints = Marker(header=header, ns='hand_joints', id=0, type=Marker.SPHERE_LIST,
+                    action=Marker.ADD, lifetime=lifetime)
+    joints.scale.x = joints.scale.y = joints.scale.z = JOINT_DIAMETER_M
+    joints.color.r, joints.color.g, joints.color.b, joints.color.a = JOINT_RGBA
+    joints.points = [point(p) for p in result.native_m]
+    bones = Marker(header=header, ns='hand_bones', id=1, type=Marker.LINE_LIST,
+                   action=Marker.ADD, lifetime=lifetime)
+    bones.scale.x = BONE_WIDTH_M
+    bones.color.r, bones.color.g, bones.color.b, bones.color.a = BONE_RGBA
+    bones.points = [point(p) for p in bone_points(result.native_m, edges)]
+    for marker in (joints, bones):
+        marker.pose.orientation.w = 1.0
+    return MarkerArray(markers=[joints, bones])
+
+
+def clear_markers(header) -> MarkerArray:
+    """Remove the skeleton at once (rather than waiting for its lifetime)."""
+    return MarkerArray(markers=[Marker(header=header, action=Marker.DELETEALL)])
+
+
+def point(xyz) -> Point:
+    """A geometry_msgs Point of three numbers."""
+    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
+
+def transform(header, child: str, xyz, quaternion=(0.0, 0.0, 0.0, 1.0)) -> TransformStamped:
+    """A TransformStamped from ``header.frame_id`` to ``child``."""
+    stamped = TransformStamped(header=header, child_frame_id=child)
+    t = stamped.transform
+    t.translation.x, t.translation.y, t.translation.z = (float(v) for v in xyz)
+    t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w = (float(v) for v in quaternion)
+    return stamped
+
+
+def bgr_image(header, image: np.ndarray) -> Image:
+    """A bgr8 Image of an (H, W, 3) uint8 array."""
+    height, width = image.shape[:2]
+    return Image(header=header, height=height, width=width, encoding='bgr8', is_bigendian=0,
+                 step=width * 3, data=np.ascontiguousarray(image).tobytes())
