@@ -13,6 +13,12 @@ a background thread and the pipeline swapped in one assignment; the worker takes
 once per frame, so every frame runs on one model. Camera info is matched to images by stamp
 (drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
 camera info is rejected, never processed with another camera's intrinsics.
+
+A lifecycle node: configure checks the parameters and creates the topics, activate loads the
+model and starts answering, deactivate stops answering and frees the model (frames that arrive
+while inactive are counted as ``rejected_inactive`` and never answered), cleanup removes the
+topics. With ``autostart`` (the default) the node configures and activates itself at start, so
+it runs without a lifecycle manager; a start error then stops it like any other.
 """
 
 from collections import OrderedDict, deque
@@ -27,9 +33,12 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
+                             TransitionCallbackReturn)
+from rclpy.publisher import Publisher
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
@@ -65,22 +74,22 @@ class StartupError(RuntimeError):
     """The node cannot start (weights, parameters); the message says why."""
 
 
-class HandPoseNode(Node):
-    """Estimates the 3D joints of one hand in every depth frame."""
+class HandPoseNode(LifecycleNode):
+    """Estimates the 3D joints of one hand in every depth frame (a lifecycle node).
+
+    :raises StartupError: a parameter cannot be declared, or (with ``autostart``) the
+        configure or activate transition fails; the message says why
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__('hand_pose_node', **kwargs)
-        self.params = self._read_parameters()
-        self.weights_path = self._weights_path()
-        # Before loading: a change made while the model loads is then seen as one.
-        self.weights_watcher = WeightsWatcher(
-            self.weights_path, self._build_pipeline, self._swap_pipeline,
-            lambda message: self.get_logger().error(f'weights not reloaded: {message}'))
-        try:
-            # Read by the worker once per frame; replaced whole by a weights reload.
-            self.pipeline = self._build_pipeline(self.weights_path)
-        except ValueError as error:  # WeightsError included; its message names the file
-            raise StartupError(str(error)) from None
+        self._values = self._declare_parameters()  # read-only: read once, checked on configure
+        self.params: Optional[NodeParams] = None  # set by configure
+        self.weights_path: Optional[str] = None  # set by configure
+        self.weights_watcher: Optional[WeightsWatcher] = None  # set by activate
+        # Read by the worker once per frame; replaced whole by a weights reload; None while
+        # not active (the model is freed).
+        self.pipeline: Optional[HandPosePipeline] = None
         self.stats = NodeStats()
         self._throttle = Throttle(WARN_PERIOD_S)
         self._intrinsics: Optional[Intrinsics] = None  # newest valid camera info
@@ -90,35 +99,141 @@ class HandPoseNode(Node):
         self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
-
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.create_subscription(Image, 'depth/image', self._on_image, SENSOR_QOS,
-                                 qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
-                                 SENSOR_QOS, qos_overriding_options=overrides)
-        self.pose_pub = self.create_publisher(HandPose, 'hand_pose', 10)
-        self.marker_pub = self.create_publisher(MarkerArray, 'hand_markers', 10)
-        # Reliable matches both reliable and best-effort viewers.
-        self.debug_pub = self.create_publisher(Image, '~/debug_image', 1)
-        self.tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
-        if self.params.reload_weights_on_change:
-            self.create_timer(WEIGHTS_POLL_PERIOD_S, self.weights_watcher.poll)
+        # Guards (active flag, pipeline): a reload finishing during deactivate must not put a
+        # model back.
+        self._active_lock = threading.Lock()
+        self._active = False
+        self._entities = []  # subscriptions, publishers and timers made by configure
+        self._poll_timer = None  # the weights watcher's timer, while active
+        self._autostarting = bool(self._values['autostart'])
+        self._transition_error = ''  # why the last configure / activate failed
         self._worker = threading.Thread(target=self._work, name='hand_pose_worker', daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f'ready: {self.estimator!r}, output layout {self.pipeline.output_layout_name}, '
-            f'cube {self.pipeline.config.detector.cube_mm:g} mm, depth band '
-            f'[{self.params.min_depth:g}, {self.params.max_depth:g}] m')
+        if self._autostarting:
+            for step in (self.trigger_configure, self.trigger_activate):
+                if step() != TransitionCallbackReturn.SUCCESS:
+                    self.destroy_node()
+                    raise StartupError(self._transition_error)
+            self._autostarting = False
 
     @property
     def estimator(self) -> HandPoseEstimator:
-        """The estimator in use (changes when the weights file is reloaded)."""
-        return self.pipeline.estimator
+        """The estimator in use (changes when the weights file is reloaded).
+
+        :raises RuntimeError: the node is not active, so no model is loaded
+        """
+        pipeline = self.pipeline
+        if pipeline is None:
+            raise RuntimeError('hand_pose_node is not active: no model is loaded')
+        return pipeline.estimator
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def _failed(self, transition: str, message: str) -> TransitionCallbackReturn:
+        """Say once why a transition failed (autostart: main() says it as 'cannot start')."""
+        self._transition_error = message
+        if not self._autostarting:
+            self.get_logger().error(f'cannot {transition}: {message}')
+        return TransitionCallbackReturn.FAILURE
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Check the parameters, find the weights file, create the topics."""
+        try:
+            self.params = NodeParams.from_values(self._values)
+            self.weights_path = self._weights_path()
+        except (ValueError, StartupError) as error:
+            self.params = None
+            return self._failed('configure', str(error))
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.pose_pub = self.create_lifecycle_publisher(HandPose, 'hand_pose', 10)
+        self.marker_pub = self.create_lifecycle_publisher(MarkerArray, 'hand_markers', 10)
+        # Reliable matches both reliable and best-effort viewers.
+        self.debug_pub = self.create_lifecycle_publisher(Image, '~/debug_image', 1)
+        self.tf_pub = self.create_lifecycle_publisher(TFMessage, '/tf', TF_QOS)
+        # Diagnostics go on while inactive: they say the node is inactive.
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._entities = [
+            self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
+            self.create_subscription(Image, 'depth/image', self._on_image, SENSOR_QOS,
+                                     qos_overriding_options=overrides),
+            self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
+                                     SENSOR_QOS, qos_overriding_options=overrides),
+            self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)]
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model and start answering frames."""
+        # Before loading: a change made while the model loads is then seen as one.
+        watcher = WeightsWatcher(
+            self.weights_path, self._build_pipeline, self._swap_pipeline,
+            lambda message: self.get_logger().error(f'weights not reloaded: {message}'))
+        try:
+            pipeline = self._build_pipeline(self.weights_path)
+        except ValueError as error:  # WeightsError included; its message names the file
+            return self._failed('activate', str(error))
+        self.weights_watcher = watcher
+        with self._active_lock:
+            self.pipeline, self._active = pipeline, True
+        self._used_intrinsics = None  # a fresh model: no tracking seed carried over
+        if self.params.reload_weights_on_change:
+            self._poll_timer = self.create_timer(WEIGHTS_POLL_PERIOD_S, watcher.poll)
+        self.get_logger().info(
+            f'ready: {pipeline.estimator!r}, output layout {pipeline.output_layout_name}, '
+            f'cube {pipeline.config.detector.cube_mm:g} mm, depth band '
+            f'[{self.params.min_depth:g}, {self.params.max_depth:g}] m')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop answering frames and free the model."""
+        self._stop_processing()
+        self.get_logger().info('inactive: model freed, frames are not answered')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Remove the topics and timers made by configure."""
+        self._release_entities()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Whatever the state: stop processing, free the model, remove the topics."""
+        self._stop_processing()
+        self._release_entities()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: back to unconfigured with nothing held."""
+        self._stop_processing()
+        self._release_entities()
+        return super().on_error(state)
+
+    def _stop_processing(self) -> None:
+        if self._poll_timer is not None:
+            self.destroy_timer(self._poll_timer)
+            self._poll_timer = None
+        with self._active_lock:
+            self._active, self.pipeline = False, None  # the worker's frame keeps its own ref
+        with self._wake:
+            dropped = len(self._pending)
+            self._pending.clear()
+        for _ in range(dropped):
+            self.stats.reject('inactive')
+            self.stats.count('processed')
+        self.weights_watcher = None
+
+    def _release_entities(self) -> None:
+        for entity in self._entities:
+            if isinstance(entity, LifecyclePublisher):
+                self.destroy_lifecycle_publisher(entity)
+            elif isinstance(entity, Publisher):
+                self.destroy_publisher(entity)
+            elif isinstance(entity, Timer):
+                self.destroy_timer(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._entities = []
 
     # --- start-up ---------------------------------------------------------------------------
-    def _read_parameters(self) -> NodeParams:
+    def _declare_parameters(self) -> dict:
+        """Declare every parameter (read-only, described); ``{name: value}``."""
         values = {}
         for name, default, description in PARAMETERS:
             descriptor = ParameterDescriptor(description=description, read_only=True)
@@ -127,10 +242,7 @@ class HandPoseNode(Node):
             except Exception as error:  # e.g. an int given for a double: name it, no traceback
                 raise StartupError(f'parameter {name!r}: {type(error).__name__}: {error}') \
                     from None
-        try:
-            return NodeParams.from_values(values)
-        except ValueError as error:
-            raise StartupError(str(error)) from None
+        return values
 
     def _weights_path(self) -> str:
         if self.params.weights:
@@ -172,7 +284,10 @@ class HandPoseNode(Node):
             raise ValueError(f'{path}: {error}') from None
 
     def _swap_pipeline(self, pipeline: HandPosePipeline) -> None:
-        self.pipeline = pipeline  # one assignment: the next frame runs on the new model
+        with self._active_lock:
+            if not self._active:  # deactivated while loading: keep the model freed
+                return
+            self.pipeline = pipeline  # one assignment: the next frame runs on the new model
         self.get_logger().info(f'weights reloaded from {self.weights_path}: '
                                f'{pipeline.estimator!r}')
 
@@ -200,6 +315,11 @@ class HandPoseNode(Node):
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
         self.stats.count('input')
+        if not self._active:
+            self.stats.reject('inactive')
+            self.stats.count('processed')  # dealt with: nothing waits for it
+            self._warn('inactive', 'depth frames are not answered while the node is inactive')
+            return
         with self._wake:
             if len(self._pending) >= self.params.max_pending_frames:
                 self._pending.popleft()
@@ -228,6 +348,9 @@ class HandPoseNode(Node):
     def process(self, msg: Image, received_ns: int) -> Optional[HandResult]:
         """Run one image through the pipeline and publish; None when the image was rejected."""
         pipeline = self.pipeline  # one model for the whole frame, even if a reload lands now
+        if pipeline is None:  # deactivated since the frame was queued
+            self.stats.reject('inactive')
+            return None
         stamp = msg.header.stamp
         intrinsics = self._info_by_stamp.get((stamp.sec, stamp.nanosec), self._intrinsics)
         if intrinsics is None:
@@ -293,9 +416,13 @@ class HandPoseNode(Node):
 
     def _publish_diagnostics(self) -> None:
         pairs, window = self.stats.report()
-        status = DiagnosticStatus(name=f'{self.get_name()}: hand pose pipeline',
-                                  hardware_id=self.estimator.device)
-        if self._intrinsics is None:
+        pipeline = self.pipeline
+        status = DiagnosticStatus(
+            name=f'{self.get_name()}: hand pose pipeline',
+            hardware_id=pipeline.estimator.device if pipeline else self.params.device)
+        if pipeline is None:
+            status.level, status.message = DiagnosticStatus.WARN, 'inactive: no model loaded'
+        elif self._intrinsics is None:
             status.level, status.message = DiagnosticStatus.WARN, 'no camera info received yet'
         elif window.get('rejected', 0) or window.get('dropped', 0):
             status.level = DiagnosticStatus.WARN
@@ -311,7 +438,9 @@ class HandPoseNode(Node):
         self.diag_pub.publish(array)
 
     def destroy_node(self) -> None:
-        """Stop the worker thread, then the node."""
+        """Stop the worker thread, free the model, then destroy the node."""
+        with self._active_lock:
+            self._active, self.pipeline = False, None
         with self._wake:
             self._stopping = True
             self._wake.notify()

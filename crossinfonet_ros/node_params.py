@@ -1,8 +1,9 @@
 """The hand_pose_node's parameters: names, defaults, descriptions, and the checked values.
 
 ROS-free: node.py declares every entry of :data:`PARAMETERS` with its description and builds
-:class:`NodeParams` from the values once at start (all parameters are read-only: the node reads
-them once, so a later change could not take effect).
+:class:`NodeParams` from the values once at start (all parameters are read-only: the node declares
+them once at start and checks them on every lifecycle configure, so a later change could not take
+effect).
 """
 
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ PARAMETERS = (
     ('reload_weights_on_change', True, 'Check the weights file about once a second and reload '
                                        'it when it changes (a bad new file is rejected with an '
                                        'error and the running model kept)'),
+    ('autostart', True, 'Configure and activate the lifecycle node at start; false = stay '
+                        'unconfigured until a lifecycle manager (or `ros2 lifecycle set`) '
+                        'configures and activates it (the model is loaded on activate and '
+                        'freed on deactivate)'),
 )
 
 
@@ -74,6 +79,7 @@ class NodeParams:
     diagnostics_period: float  # s
     max_pending_frames: int  # frames waiting for the worker at most
     reload_weights_on_change: bool  # watch the weights file and reload it when it changes
+    autostart: bool  # configure and activate at start, without a lifecycle manager
 
     def __post_init__(self) -> None:
         problems = []
