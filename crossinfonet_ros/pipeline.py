@@ -82,6 +82,7 @@ class _Attempt:
     detection: Detection  # where the hand was looked for
     crop: Crop  # the last crop around it
     estimate: object  # the estimator's output for that crop
+    palm_mm: np.ndarray  # (3,) palm centre of that estimate, mm
     score: float  # mean heat-map confidence of the joints, 0..1
 
 
@@ -160,7 +161,7 @@ class HandPosePipeline:
             center_mm = self._palm_mm + (center_mm - self._seed_mm)
             passes = 0
         cube_mm = self.config.detector.cube_mm
-        crop, estimate = None, None
+        crop, estimate, palm_mm = None, None, None
         for _ in range(passes + 1):
             cropping = time.perf_counter()
             try:
@@ -186,7 +187,8 @@ class HandPosePipeline:
         if estimate is None:
             return 'the network returned non-finite joints'
         score = float(np.mean(estimate.confidence[0]))
-        return _Attempt(detection, crop, estimate, score if np.isfinite(score) else 0.0)
+        return _Attempt(detection, crop, estimate, palm_mm,
+                        score if np.isfinite(score) else 0.0)
 
     def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float) -> HandResult:
         """Find and estimate the hand in one frame.
@@ -214,9 +216,8 @@ class HandPosePipeline:
         if self._filter is not None:
             native_m = self._filter(native_m, time_s)
         self._seed_mm = np.asarray(detection.center_mm, dtype=np.float64)
-        palm_mm = self.layout.palm_center(estimate.joints_mm[0])
-        self._palm_mm = (palm_mm if np.linalg.norm(palm_mm - self._seed_mm) <= cube_mm / 2
-                         else self._seed_mm)
+        self._palm_mm = (best.palm_mm if np.linalg.norm(best.palm_mm - self._seed_mm)
+                         <= cube_mm / 2 else self._seed_mm)
         position, orientation = wrist_pose(native_m, self.layout, self.config.handedness)
         height, width = depth_mm.shape
         x0, y0, x1, y1 = crop.roi
