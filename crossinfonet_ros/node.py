@@ -99,10 +99,9 @@ class HandPoseNode(LifecycleNode):
         self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
-        # Guards (active flag, pipeline): a reload finishing during deactivate must not put a
-        # model back.
+        # Guards ``pipeline`` (None exactly while not active): a reload finishing during
+        # deactivate must not put a model back.
         self._active_lock = threading.Lock()
-        self._active = False
         self._entities = []  # subscriptions, publishers and timers made by configure
         self._poll_timer = None  # the weights watcher's timer, while active
         self._autostarting = bool(self._values['autostart'])
@@ -172,7 +171,7 @@ class HandPoseNode(LifecycleNode):
             return self._failed('activate', str(error))
         self.weights_watcher = watcher
         with self._active_lock:
-            self.pipeline, self._active = pipeline, True
+            self.pipeline = pipeline
         self._used_intrinsics = None  # a fresh model: no tracking seed carried over
         if self.params.reload_weights_on_change:
             self._poll_timer = self.create_timer(WEIGHTS_POLL_PERIOD_S, watcher.poll)
@@ -210,7 +209,7 @@ class HandPoseNode(LifecycleNode):
             self.destroy_timer(self._poll_timer)
             self._poll_timer = None
         with self._active_lock:
-            self._active, self.pipeline = False, None  # the worker's frame keeps its own ref
+            self.pipeline = None  # the worker's frame keeps its own reference
         with self._wake:
             dropped = len(self._pending)
             self._pending.clear()
@@ -285,7 +284,7 @@ class HandPoseNode(LifecycleNode):
 
     def _swap_pipeline(self, pipeline: HandPosePipeline) -> None:
         with self._active_lock:
-            if not self._active:  # deactivated while loading: keep the model freed
+            if self.pipeline is None:  # deactivated while loading: keep the model freed
                 return
             self.pipeline = pipeline  # one assignment: the next frame runs on the new model
         self.get_logger().info(f'weights reloaded from {self.weights_path}: '
@@ -315,7 +314,7 @@ class HandPoseNode(LifecycleNode):
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
         self.stats.count('input')
-        if not self._active:
+        if self.pipeline is None:
             self.stats.reject('inactive')
             self.stats.count('processed')  # dealt with: nothing waits for it
             self._warn('inactive', 'depth frames are not answered while the node is inactive')
@@ -440,7 +439,7 @@ class HandPoseNode(LifecycleNode):
     def destroy_node(self) -> None:
         """Stop the worker thread, free the model, then destroy the node."""
         with self._active_lock:
-            self._active, self.pipeline = False, None
+            self.pipeline = None
         with self._wake:
             self._stopping = True
             self._wake.notify()
