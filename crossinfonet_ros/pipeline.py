@@ -40,14 +40,16 @@ class PipelineConfig:
     # Re-crops around the predicted palm centre after a fresh detection. The detector's centre
     # of mass includes the forearm; the network was trained on crops centred on the palm.
     refine_passes: int = 1
-    # Candidates (nearest object first) tried on a fresh detection; the one whose crop looks
-    # most like a hand (mean heat-map confidence) is kept, and one reaching
+    # Candidates tried on a fresh detection, one network run each (nearest object, both ends
+    # of the object it belongs to, then the next objects: segmentation.detect_hand_candidates);
+    # the one whose crop looks most like a hand (mean heat-map confidence) is kept and then
+    # re-centred (``refine_passes``), and one reaching
     # ``min_hand_confidence`` is taken at once. The confidence scale depends on the weights:
     # hands scored 0.997 (median) with early weights, 0.40 after 74 epochs, where crops of the
     # wrong object (a table edge, a box, a forearm nearer than the hand) scored 0.12 (median;
     # 90th percentile 0.25; 120 cluttered frames). So by default (1.0) every candidate is
     # compared and no absolute bar is used; set a bar only for weights it was measured on.
-    max_candidates: int = 3
+    max_candidates: int = 5
     min_hand_confidence: float = 1.0
     # A tracked hand scoring below this is detected afresh in the same frame (a track that has
     # slid onto another object); 0 = off (the default, for the same reason: the scale depends on
@@ -132,15 +134,20 @@ class HandPosePipeline:
 
     def _try(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
              best: Optional['_Attempt'] = None):
-        """Estimate the hand at each candidate until one looks like a hand (its mean heat-map
-        confidence reaches ``min_hand_confidence``); return the most hand-like attempt (or
-        ``best`` if none beats it) and the first reason a candidate failed."""
+        """Estimate the hand at each candidate (one network run each) until one looks like a
+        hand (its mean heat-map confidence reaches ``min_hand_confidence``); return the most
+        hand-like attempt (or ``best`` if none beats it) and the first reason a candidate
+        failed."""
         reason = ''
         for detection in candidates:
             if not detection:
                 reason = reason or detection.reason
                 continue
-            attempt = self._estimate_at(detection, depth_mm, intrinsics, timings)
+            center_mm = np.asarray(detection.center_mm, dtype=np.float64)
+            if detection.seeded and self._palm_mm is not None:
+                # Tracking: last frame's palm centre, moved as the segmented hand moved.
+                center_mm = self._palm_mm + (center_mm - self._seed_mm)
+            attempt = self._estimate_at(detection, center_mm, depth_mm, intrinsics, timings)
             if isinstance(attempt, str):
                 reason = reason or attempt
                 continue
@@ -150,45 +157,42 @@ class HandPosePipeline:
                 break
         return best, reason
 
-    def _estimate_at(self, detection: Detection, depth_mm: np.ndarray,
+    def _estimate_at(self, detection: Detection, center_mm: np.ndarray, depth_mm: np.ndarray,
                      intrinsics: Intrinsics, timings: dict):
-        """Crop and estimate around a detection (re-centring on the predicted palm after a
-        fresh one); the :class:`_Attempt`, or why it failed."""
-        center_mm = np.asarray(detection.center_mm, dtype=np.float64)
-        passes = self.config.refine_passes
-        if detection.seeded and self._palm_mm is not None:
-            # Tracking: last frame's palm centre, moved as the segmented hand moved.
-            center_mm = self._palm_mm + (center_mm - self._seed_mm)
-            passes = 0
-        cube_mm = self.config.detector.cube_mm
-        crop, estimate, palm_mm = None, None, None
-        for _ in range(passes + 1):
-            cropping = time.perf_counter()
-            try:
-                candidate = crop_hand(depth_mm, center_mm, cube_mm, intrinsics,
-                                      self.estimator.input_size)
-            except ValueError as error:  # e.g. a centre so near the cube projects to nothing
-                if crop is not None:
-                    break
-                return f'cannot crop the hand: {error}'
-            estimating = time.perf_counter()
-            timings['crop'] += (estimating - cropping) * 1e3
-            candidate_estimate = self.estimator.estimate(candidate)
-            timings['inference'] += (time.perf_counter() - estimating) * 1e3
-            if not np.all(np.isfinite(candidate_estimate.joints_mm)):
-                break
-            crop, estimate = candidate, candidate_estimate
-            palm_mm = self.layout.palm_center(estimate.joints_mm[0])
-            # A palm centre far from the segmented hand means the estimate is not to be
-            # trusted for re-centring; keep the crop we have.
-            if np.linalg.norm(palm_mm - detection.center_mm) > cube_mm / 2:
-                break
-            center_mm = palm_mm
-        if estimate is None:
+        """Crop around ``center_mm`` and run the network: the :class:`_Attempt`, or why it
+        failed."""
+        cropping = time.perf_counter()
+        try:
+            crop = crop_hand(depth_mm, center_mm, self.config.detector.cube_mm, intrinsics,
+                             self.estimator.input_size)
+        except ValueError as error:  # e.g. a centre so near the cube projects to nothing
+            return f'cannot crop the hand: {error}'
+        estimating = time.perf_counter()
+        timings['crop'] += (estimating - cropping) * 1e3
+        estimate = self.estimator.estimate(crop)
+        timings['inference'] += (time.perf_counter() - estimating) * 1e3
+        if not np.all(np.isfinite(estimate.joints_mm)):
             return 'the network returned non-finite joints'
         score = float(np.mean(estimate.confidence[0]))
-        return _Attempt(detection, crop, estimate, palm_mm,
+        return _Attempt(detection, crop, estimate, self.layout.palm_center(estimate.joints_mm[0]),
                         score if np.isfinite(score) else 0.0)
+
+    def _recentre(self, attempt: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
+                  timings: dict) -> '_Attempt':
+        """Re-crop on the predicted palm centre ``refine_passes`` times (a fresh detection's
+        centre is that of the visible surface; the network was trained on crops centred on the
+        palm). A palm centre farther than half a cube from the detection is not trusted: the
+        attempt so far is kept."""
+        for _ in range(self.config.refine_passes):
+            if np.linalg.norm(attempt.palm_mm - attempt.detection.center_mm) \
+                    > self.config.detector.cube_mm / 2:
+                break
+            moved = self._estimate_at(attempt.detection, attempt.palm_mm, depth_mm, intrinsics,
+                                      timings)
+            if isinstance(moved, str):
+                break
+            attempt = moved
+        return attempt
 
     def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float) -> HandResult:
         """Find and estimate the hand in one frame.
@@ -210,6 +214,8 @@ class HandPosePipeline:
         if best is None:
             self.reset()
             return HandResult(False, reason, timings_ms=timings)
+        if not (best.detection.seeded and self._palm_mm is not None):
+            best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
         detection, crop, estimate = best.detection, best.crop, best.estimate
         cube_mm = self.config.detector.cube_mm
         native_m = estimate.joints_mm[0] / 1000.0

@@ -69,15 +69,39 @@ def test_tracking_seeds_the_next_frame_and_a_lost_hand_resets(estimator):
 def test_the_most_hand_like_candidate_wins_when_none_reaches_the_bar(estimator):
     sample = render_frame(0, 1)
     # An unreachable bar: every candidate is tried, the highest mean confidence is kept.
-    pipeline = make_pipeline(estimator, tracking=False, min_hand_confidence=2.0)
+    pipeline = make_pipeline(estimator, tracking=False, min_hand_confidence=2.0,
+                             refine_passes=0)
     candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics,
                                         pipeline.config.detector, pipeline.config.max_candidates)
     assert len(candidates) >= 2  # the hand and some clutter
-    scores = [pipeline._estimate_at(c, sample.depth_mm, sample.intrinsics,
+    scores = [pipeline._estimate_at(c, c.center_mm, sample.depth_mm, sample.intrinsics,
                                     {'crop': 0.0, 'inference': 0.0}).score for c in candidates]
     result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
     assert float(np.mean(result.confidence)) == pytest.approx(max(scores), abs=1e-6)
     # A bar every candidate reaches: the nearest object is taken, as without the gate.
-    first = make_pipeline(estimator, tracking=False, min_hand_confidence=0.0)
+    first = make_pipeline(estimator, tracking=False, min_hand_confidence=0.0, refine_passes=0)
     nearest = first.process(sample.depth_mm, sample.intrinsics, 0.0)
     assert float(np.mean(nearest.confidence)) == pytest.approx(scores[0], abs=1e-6)
+
+
+def test_only_the_winning_candidate_is_recentred(estimator, monkeypatch):
+    sample = render_frame(0, 1)
+    pipeline = make_pipeline(estimator, tracking=False, min_hand_confidence=2.0,
+                             refine_passes=1)
+    candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics,
+                                        pipeline.config.detector, pipeline.config.max_candidates)
+    centres = []
+    run = estimator.estimate
+
+    def counted(crop):
+        centres.append(np.asarray(crop.center_mm, dtype=np.float64))
+        return run(crop)
+
+    monkeypatch.setattr(estimator, 'estimate', counted)
+    result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
+    assert result.detected
+    # One run per candidate, then one more on the winner's predicted palm (if it was trusted).
+    assert len(centres) in (len(candidates), len(candidates) + 1)
+    for centre, candidate in zip(centres, candidates):
+        np.testing.assert_allclose(centre, candidate.center_mm)
+    np.testing.assert_allclose(np.array(result.center_m) * 1000, centres[-1], atol=1e-6)

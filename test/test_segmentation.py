@@ -1,5 +1,7 @@
 """Tests of crossinfonet_ros.segmentation: nearest-object detection, 3D refinement, tracking."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -177,3 +179,22 @@ def test_candidates_come_nearest_object_first_each_set_aside_for_the_next():
     np.testing.assert_allclose(detect_hand(depth, CAMERA, SURFACE).center_mm, box, atol=5.0)
     empty = detect_hand_candidates(np.zeros_like(depth), CAMERA, SURFACE)
     assert len(empty) == 1 and not empty[0] and 'no valid depth' in empty[0].reason
+
+
+def test_an_arm_reaching_nearer_than_its_hand_offers_the_hand_as_an_end():
+    # An open hand (90 x 180 mm, fingers up) at 600 mm and a forearm of touching balls leaving
+    # its lower edge downwards and towards the camera: the arm's front is its far end, and the
+    # hand lies beyond the nearest-object slab. A box nearer than both is the nearest object.
+    hand = np.array([40.0, -60.0, 600.0])
+    box = np.array([-180.0, 0.0, 300.0])
+    arm = [(hand + [0.0, 40.0 + 55.0 * k, -25.0 * k], 38.0) for k in range(1, 8)]
+    depth = render_scene(CAMERA, plates=[(hand, 90.0, 180.0), (box, 70.0, 70.0)], spheres=arm,
+                         wall_mm=WALL_MM).astype(np.float32)
+    candidates = detect_hand_candidates(depth, CAMERA, SURFACE, count=3)
+    assert np.linalg.norm(candidates[0].center_mm - box) < 15  # its ends add nothing
+    assert np.linalg.norm(candidates[1].center_mm - hand) > 150  # the arm's front
+    assert np.linalg.norm(candidates[2].center_mm - hand) < 30  # the arm's far end: the hand
+    # Fronts alone: the hand would come only after the arm's next slab.
+    fronts = detect_hand_candidates(depth, CAMERA, dataclasses.replace(SURFACE, object_ends=False),
+                                    count=3)
+    assert min(np.linalg.norm(c.center_mm - hand) for c in fronts[:2]) > 100

@@ -65,7 +65,7 @@ def test_resume_is_identical_to_a_straight_run(straight, tmp_path, first_leg):
     reference, _ = straight
     run_dir = tmp_path / 'resumed'
     _run(run_dir, *first_leg)  # the "killed" run: stopped after 1 epoch or mid-epoch
-    _run(run_dir, '--resume', '--epochs', '2', '--max-steps', '100')
+    _run(run_dir, '--resume', '--epochs', '2')  # the first leg's --max-steps is not inherited
     _same_weights(reference / 'checkpoint.pt', run_dir / 'checkpoint.pt')
     for row, other in zip(_rows(reference), _rows(run_dir)):
         assert row['train_loss'] == other['train_loss']
@@ -107,3 +107,35 @@ def test_a_repeated_epoch_replaces_its_row_and_later_ones(tmp_path):
     train.append_metrics_row(path, {**row, 'epoch': 3, 'train_loss': 30})
     assert [(r['epoch'], r['train_loss']) for r in _rows(tmp_path)] == \
         [('1', '1'), ('2', '2'), ('3', '30')]
+
+
+def test_resume_can_restart_the_lr_and_change_the_batch_size_between_epochs(tmp_path):
+    run_dir = tmp_path / 'run'
+    _run(run_dir, '--epochs', '1')
+    train.run(train.parse_args(['--out', str(run_dir), '--resume', '--epochs', '3', '--lr',
+                                '5e-4', '--batch-size', '4', '--lr-decay', '0.5',
+                                '--progress', 'none']))
+    rows = _rows(run_dir)
+    assert [float(row['lr']) for row in rows] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    assert [int(row['steps']) for row in rows] == [2, 1, 1]  # 4 renders: batches of 2, then 4
+    state = load_checkpoint(run_dir / 'checkpoint.pt')
+    assert state['args']['batch_size'] == 4 and state['args']['seed'] == 3
+    assert state['optimizer']['param_groups'][0]['lr'] == pytest.approx(1.25e-4)
+
+
+@pytest.mark.parametrize('first_leg, argv, message', [
+    (['--epochs', '1'], ['--seed', '4'], '--seed cannot change on --resume'),
+    (['--epochs', '1'], ['--variant', 'base'], '--variant cannot change on --resume'),
+    (['--epochs', '2', '--max-steps', '3'], ['--batch-size', '4'],
+     '--batch-size can change only between epochs'),
+])
+def test_resume_refuses_what_it_cannot_change(tmp_path, capsys, first_leg, argv, message):
+    run_dir = tmp_path / 'run'
+    _run(run_dir, *first_leg)
+    before = (run_dir / 'checkpoint.pt').read_bytes()
+    capsys.readouterr()
+    status = train.main(['--out', str(run_dir), '--resume', *argv])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert len(err.splitlines()) == 1 and message in err
+    assert (run_dir / 'checkpoint.pt').read_bytes() == before
