@@ -14,6 +14,11 @@ once per frame, so every frame runs on one model. Camera info is matched to imag
 (drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
 camera info is rejected, never processed with another camera's intrinsics.
 
+With ``target_frame`` set, HandPose and the markers are moved into that frame with the TF at the
+image's stamp (:mod:`crossinfonet_ros.target_frame`; /tf and /tf_static are listened to only
+then); a frame whose transform is not there within ``transform_timeout`` gets no answer and is
+counted as ``rejected_no_transform``.
+
 A lifecycle node: configure checks the parameters and creates the topics, activate loads the
 model and starts answering, deactivate stops answering and frees the model (frames that arrive
 while inactive are counted as ``rejected_inactive`` and never answered), cleanup removes the
@@ -26,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -40,6 +45,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
@@ -53,6 +59,8 @@ from crossinfonet_ros.node_stats import NodeStats, Throttle
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
+from crossinfonet_ros.target_frame import TargetFrame
+from crossinfonet_ros.tf_buffer import TransformError
 from crossinfonet_ros import ros_messages as messages
 from crossinfonet_ros.visuals import draw_debug
 from crossinfonet_ros.weights import WeightsError
@@ -65,6 +73,15 @@ SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 # tf2_ros.TransformBroadcaster's QoS (tf2_ros has no PyPI wheel here).
 TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+# tf2_ros.TransformListener's subscription QoS (ros2/geometry2,
+# tf2_ros_py/tf2_ros/transform_listener.py): keep last 100, reliable (the QoSProfile default),
+# volatile on /tf and transient local on /tf_static (late joiners get the static tree).
+TF_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.VOLATILE)
+TF_STATIC_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                                    reliability=ReliabilityPolicy.RELIABLE,
+                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
 WARN_PERIOD_S = 5.0
 WEIGHTS_POLL_PERIOD_S = 1.0  # how often the weights file is looked at
 INFO_BY_STAMP = 16  # camera infos remembered by stamp (~0.5 s at 30 Hz)
@@ -95,6 +112,7 @@ class HandPoseNode(LifecycleNode):
         self._intrinsics: Optional[Intrinsics] = None  # newest valid camera info
         self._info_by_stamp: 'OrderedDict[tuple, Intrinsics]' = OrderedDict()
         self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
+        self._target: Optional[TargetFrame] = None  # with target_frame set, from configure
         self._markers_shown = False
         self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
@@ -157,6 +175,15 @@ class HandPoseNode(LifecycleNode):
             self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
                                      SENSOR_QOS, qos_overriding_options=overrides),
             self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)]
+        self._target = None
+        if self.params.target_frame:  # listen to TF only when there is something to look up
+            self._target = TargetFrame(self.params.target_frame, self.params.transform_timeout,
+                                       self.params.frame_prefix)
+            self._entities += [
+                self.create_subscription(TFMessage, '/tf', lambda m: self._on_tf(m, False),
+                                         TF_LISTENER_QOS),
+                self.create_subscription(TFMessage, '/tf_static', lambda m: self._on_tf(m, True),
+                                         TF_STATIC_LISTENER_QOS)]
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -311,6 +338,13 @@ class HandPoseNode(LifecycleNode):
             self._info_by_stamp.popitem(last=False)
         self._intrinsics = intrinsics
 
+    def _on_tf(self, msg: TFMessage, static: bool) -> None:
+        try:
+            self._target.add(msg, static)
+        except ValueError as error:
+            self.stats.reject('bad_transform')
+            self._warn('bad_transform', str(error))
+
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
         self.stats.count('input')
@@ -375,6 +409,14 @@ class HandPoseNode(LifecycleNode):
             pipeline.reset()
             self._used_intrinsics = intrinsics
         result = pipeline.process(depth_mm, intrinsics, stamp.sec + stamp.nanosec * 1e-9)
+        output = (msg.header, result)  # HandPose and markers: header and result
+        if self._target is not None:
+            try:
+                output = self._target.express(msg.header, result)
+            except TransformError as error:
+                self.stats.reject('no_transform')
+                self._warn('no_transform', f'no HandPose for this frame: {error}')
+                return None
         if not result.detected:
             if not np.any(depth_mm):  # only on failure: a full-frame test costs ~0.3 ms
                 self.stats.count('empty_depth')
@@ -383,7 +425,7 @@ class HandPoseNode(LifecycleNode):
             else:
                 self._warn('no_hand', f'no hand: {result.reason}')
         published = time.perf_counter()
-        self._publish(msg, result, received_ns, intrinsics, pipeline)
+        self._publish(msg, result, output, received_ns, intrinsics, pipeline)
         timings = dict(result.timings_ms, convert=convert_ms,
                        publish=(time.perf_counter() - published) * 1e3)
         self.stats.count('output')
@@ -392,21 +434,24 @@ class HandPoseNode(LifecycleNode):
         return result
 
     # --- output -----------------------------------------------------------------------------
-    def _publish(self, image: Image, result: HandResult, received_ns: int,
-                 intrinsics: Intrinsics, pipeline: HandPosePipeline) -> None:
+    def _publish(self, image: Image, result: HandResult, output: Tuple[Header, HandResult],
+                 received_ns: int, intrinsics: Intrinsics, pipeline: HandPosePipeline) -> None:
+        """HandPose and markers from ``output`` (in target_frame when set); the joint TF
+        frames and the debug image from ``result``, in the image frame."""
         header = image.header
+        out_header, out_result = output
         self.pose_pub.publish(messages.hand_pose(
-            header, result, pipeline.config.handedness, pipeline.output_layout_name,
+            out_header, out_result, pipeline.config.handedness, pipeline.output_layout_name,
             time.monotonic_ns() - received_ns))
         if result.detected and self.params.publish_tf:
             self.tf_pub.publish(messages.joint_transforms(header, result,
                                                           self.params.frame_prefix))
         if result.detected:
             self.marker_pub.publish(messages.skeleton_markers(
-                header, result, pipeline.layout.edges, self.params.marker_lifetime))
+                out_header, out_result, pipeline.layout.edges, self.params.marker_lifetime))
             self._markers_shown = True
         elif self._markers_shown:
-            self.marker_pub.publish(messages.clear_markers(header))
+            self.marker_pub.publish(messages.clear_markers(out_header))
             self._markers_shown = False
         if result.detected and self.debug_pub.get_subscription_count() > 0:
             uv = joints_to_crop_uv(result.native_m * 1000.0, result.crop, intrinsics)

@@ -34,6 +34,11 @@ PARAMETERS = (
                          'this many times (each costs one more inference)'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
     ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
+    ('target_frame', '', 'Frame of HandPose and the markers (e.g. a robot base); empty = the '
+                         "depth image's frame, no TF lookup. Joint TF frames stay children of "
+                         'the image frame'),
+    ('transform_timeout', 0.05, 'How long a frame waits for TF to reach its stamp before it '
+                                'is dropped (no HandPose, counted as rejected_no_transform), s'),
     ('output_layout', 'native', "Joint order of HandPose: 'native' (the weights' layout) or "
                                 "'mediapipe21' (MediaPipe's 21 hand landmarks)"),
     ('smoothing', False, 'Smooth joint positions over time with a One Euro filter'),
@@ -71,6 +76,8 @@ class NodeParams:
     refine_passes: int  # re-crops around the predicted palm centre after a detection
     publish_tf: bool  # per-joint TF frames
     frame_prefix: str  # TF frame name prefix
+    target_frame: str  # frame of HandPose and markers; '' = the image frame
+    transform_timeout: float  # s a frame waits for TF to reach its stamp
     output_layout: str  # 'native' or 'mediapipe21'
     smoothing: bool  # One Euro filter on
     one_euro_min_cutoff: float  # Hz
@@ -102,6 +109,14 @@ class NodeParams:
         for name in ('one_euro_min_cutoff', 'marker_lifetime', 'diagnostics_period'):
             if not getattr(self, name) > 0:
                 problems.append(f'{name} must be > 0, got {getattr(self, name)}')
+        if not (math.isfinite(self.transform_timeout) and 0 <= self.transform_timeout <= 1):
+            problems.append(f'transform_timeout must be in 0..1 s, got {self.transform_timeout}')
+        if any(c.isspace() for c in self.target_frame) or self.target_frame.startswith('/'):
+            problems.append(f'target_frame must be a TF frame name without spaces or a '
+                            f"leading '/', got {self.target_frame!r}")
+        if self.target_frame.startswith(f'{self.frame_prefix}/'):
+            problems.append(f'target_frame {self.target_frame!r} is one of the joint frames '
+                            f'(frame_prefix {self.frame_prefix!r})')
         if not self.one_euro_beta >= 0:
             problems.append(f'one_euro_beta must be >= 0, got {self.one_euro_beta}')
         if problems:

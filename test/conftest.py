@@ -28,6 +28,17 @@ def installed_prefix() -> Path:
 
 
 @pytest.fixture(scope='session')
+def trained_weights() -> Path:
+    """The shipped trained weights (committed in the repository): for tests whose check needs a
+    network that can tell a hand from other objects (the detector's candidate choice)."""
+    path = Path(__file__).resolve().parent.parent / 'crossinfonet_ros' / 'weights' / \
+        'hands2017_synth.safetensors'
+    if not path.is_file():
+        pytest.fail(f'the shipped weights are missing: {path}')
+    return path
+
+
+@pytest.fixture(scope='session')
 def weights(tmp_path_factory):
     """A random-init weights file and a model cache shared by the session.
 

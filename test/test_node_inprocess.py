@@ -1,8 +1,9 @@
 """hand_pose_node in this process: outputs, no-hand frames, malformed input, parameters.
 
 The node and a probe node share one executor; the tests spin it until the awaited message
-arrives (no sleeps). Random-init weights (conftest ``weights``) on the torch backend: the
-structure of the outputs is tested here, accuracy in test_node_dds.py.
+arrives (no sleeps). The shipped weights (conftest ``trained_weights``: the detector's
+candidate choice needs a network that tells a hand from other objects) on the torch backend:
+the structure of the outputs is tested here, accuracy in test_node_dds.py.
 """
 
 import math
@@ -93,9 +94,9 @@ class Harness:
 
 
 @pytest.fixture(scope='module')
-def harness(weights):
+def harness(trained_weights):
     rclpy.init()
-    h = Harness(weights)
+    h = Harness(trained_weights)
     sample = render_frame(0, 1)  # a frame whose hand detection is within 30 mm
     h.sample = sample
     h.send_info(sample.intrinsics.matrix())
