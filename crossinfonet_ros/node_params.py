@@ -30,7 +30,7 @@ PARAMETERS = (
     ('cube_size', 0.0, 'Side of the crop cube around the hand, m; 0 = the one the weights were '
                        'trained with'),
     ('tracking', True, 'Seed the hand search from the previous frame, fall back to detection'),
-    ('refine_passes', 1, 'After a fresh detection, re-crop around the predicted palm centre '
+    ('refine_passes', 2, 'After a fresh detection, re-crop around the predicted palm centre '
                          'this many times (each costs one more inference)'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
     ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
