@@ -300,6 +300,16 @@ def load_model(path: PathLike, device: Union[str, 'torch.device'] = 'cpu') -> tu
     return model.to(device).eval(), metadata
 
 
+def digest_record(name: str, torch_dtype: str, shape: tuple) -> bytes:
+    """What the tensor digest hashes before a tensor's bytes (shared by both digests).
+
+    :param name: tensor name
+    :param torch_dtype: its torch dtype name, e.g. ``'torch.float16'``
+    :param shape: its shape
+    """
+    return f'{name}|{torch_dtype}|{tuple(shape)}|'.encode()
+
+
 def tensors_digest(tensors: Mapping[str, 'torch.Tensor']) -> str:
     """SHA-256 over every tensor's name, dtype, shape and bytes, in name order.
 
@@ -311,7 +321,7 @@ def tensors_digest(tensors: Mapping[str, 'torch.Tensor']) -> str:
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().to('cpu').contiguous()
-        digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
+        digest.update(digest_record(name, str(tensor.dtype), tensor.shape))
         # A flat byte view hashes without a copy; bool/fp16 included.
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data
                       if tensor.numel() else b'')

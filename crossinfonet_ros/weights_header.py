@@ -23,7 +23,7 @@ import struct
 from typing import Dict, Mapping, Tuple
 
 from crossinfonet_ros.weights import (SAFETENSORS_DTYPES, STORED_DTYPES, PathLike, WeightsError,
-                                      WeightsMetadata, check_plain_file)
+                                      WeightsMetadata, check_plain_file, digest_record)
 
 # Larger JSON headers are refused (a few kB here; the safetensors library's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
@@ -103,7 +103,7 @@ def file_tensors_digest(path: PathLike, tensors: Mapping[str, TensorEntry]) -> s
             for name in sorted(tensors):
                 entry = tensors[name]
                 torch_name = SAFETENSORS_DTYPES[entry.dtype][0]
-                digest.update(f'{name}|{torch_name}|{entry.shape}|'.encode())
+                digest.update(digest_record(name, torch_name, entry.shape))
                 handle.seek(entry.start)
                 remaining = entry.end - entry.start
                 while remaining:
