@@ -4,7 +4,7 @@ Run from the checkout::
 
     .venv/bin/python bench/bench_inference.py [--weights W.safetensors] [--json OUT|-]
 
-For each backend and batch sizes 1 and 16: median ms per crop over timed runs after warm-up
+For each backend and batch sizes 1, 5 and 16: median ms per crop over timed runs after warm-up
 (backends interleaved round by round, so background load hits all of them alike), fps, the
 ratio to the floor, and the mean joint deviation from the unmodified fp32 torch model on hand
 crops (rendered by training.synth when present, else synthetic probe hands), in mm with a
@@ -40,7 +40,7 @@ from crossinfonet_ros.backends.probe import (ACCURACY_BAR_MM, DEFAULT_CUBE_MM,  
 from crossinfonet_ros.backends.torch_backend import TorchBackend  # noqa: E402
 from crossinfonet_ros.weights import load_weights, write_atomically  # noqa: E402
 
-BATCHES = (1, 16)
+BATCHES = (1, 5, 16)  # 5: the detector's candidates, run as one batch (pipeline.py)
 ACCURACY_CROPS = 32
 
 
@@ -172,7 +172,7 @@ def main(argv=None) -> dict:
         deviation = {name: joint_deviation(reference, run(crops)[0], DEFAULT_CUBE_MM)
                      for name, (run, _) in backends.items()}
         timings = time_all(backends, crops, args.rounds,
-                           {1: args.runs, 16: 1})
+                           {1: args.runs, 5: 1, 16: 1})
         gflops = float(np.mean([gflops_before, matmul_gflops()]))
     floor_ms = model_flops / (gflops * 1e9) * 1e3
     results = {

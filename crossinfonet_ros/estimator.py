@@ -54,6 +54,12 @@ class Estimate:
     def __len__(self) -> int:
         return len(self.joints_mm)
 
+    def entry(self, index: int) -> 'Estimate':
+        """The one-crop :class:`Estimate` of entry ``index`` (timings: the whole batch's)."""
+        pick = slice(index, index + 1)
+        return Estimate(self.joints_mm[pick], self.confidence[pick],
+                        self.joints_normalized[pick], self.heatmaps[pick], self.timings)
+
 
 class HandPoseEstimator:
     """CrossInfoNet on normalised hand crops, any backend, any device.

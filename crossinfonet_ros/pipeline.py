@@ -138,11 +138,11 @@ class HandPosePipeline:
 
     def _try(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
              best: Optional['_Attempt'] = None):
-        """Estimate the hand at each candidate (one network run each) until one looks like a
-        hand (its mean heat-map confidence reaches ``min_hand_confidence``); return the most
-        hand-like attempt (or ``best`` if none beats it) and the first reason a candidate
-        failed."""
-        reason = ''
+        """Estimate the hand at every candidate (one batched network run: ~1.4x faster than
+        one run each for 5 crops: batch 5 vs 1 of ``bench/bench_inference.py``); return the first attempt
+        whose mean heat-map confidence reaches ``min_hand_confidence``, else the most hand-like
+        one (or ``best`` if none beats it), and the first reason a candidate failed."""
+        reason, cropped = '', []
         for detection in candidates:
             if not detection:
                 reason = reason or detection.reason
@@ -151,35 +151,61 @@ class HandPosePipeline:
             if detection.seeded and self._palm_mm is not None:
                 # Tracking: last frame's palm centre, moved as the segmented hand moved.
                 center_mm = self._palm_mm + (center_mm - self._seed_mm)
-            attempt = self._estimate_at(detection, center_mm, depth_mm, intrinsics, timings)
+            crop = self._crop_at(center_mm, depth_mm, intrinsics, timings)
+            if isinstance(crop, str):
+                reason = reason or crop
+            else:
+                cropped.append((detection, crop))
+        for attempt in self._attempts(cropped, timings):
             if isinstance(attempt, str):
                 reason = reason or attempt
                 continue
+            if attempt.score >= self.config.min_hand_confidence:
+                return attempt, reason
             if best is None or attempt.score > best.score:
                 best = attempt
-            if attempt.score >= self.config.min_hand_confidence:
-                break
         return best, reason
 
-    def _estimate_at(self, detection: Detection, center_mm: np.ndarray, depth_mm: np.ndarray,
-                     intrinsics: Intrinsics, timings: dict):
-        """Crop around ``center_mm`` and run the network: the :class:`_Attempt`, or why it
-        failed."""
-        cropping = time.perf_counter()
+    def _crop_at(self, center_mm: np.ndarray, depth_mm: np.ndarray, intrinsics: Intrinsics,
+                 timings: dict):
+        """The network input around ``center_mm``, or why it cannot be cut."""
+        started = time.perf_counter()
         try:
             crop = crop_hand(depth_mm, center_mm, self.config.detector.cube_mm, intrinsics,
                              self.estimator.input_size)
         except ValueError as error:  # e.g. a centre so near the cube projects to nothing
             return f'cannot crop the hand: {error}'
-        estimating = time.perf_counter()
-        timings['crop'] += (estimating - cropping) * 1e3
-        estimate = self.estimator.estimate(crop)
-        timings['inference'] += (time.perf_counter() - estimating) * 1e3
-        if not np.all(np.isfinite(estimate.joints_mm)):
-            return 'the network returned non-finite joints'
-        score = float(np.mean(estimate.confidence[0]))
-        return _Attempt(detection, crop, estimate, self.layout.palm_center(estimate.joints_mm[0]),
-                        score if np.isfinite(score) else 0.0)
+        timings['crop'] += (time.perf_counter() - started) * 1e3
+        return crop
+
+    def _attempts(self, cropped, timings: dict) -> list:
+        """One :class:`_Attempt` (or why it failed) per ``(detection, crop)``, in order, from
+        one network run over all the crops."""
+        if not cropped:
+            return []
+        started = time.perf_counter()
+        batch = self.estimator.estimate([crop for _, crop in cropped])
+        timings['inference'] += (time.perf_counter() - started) * 1e3
+        attempts = []
+        for index, (detection, crop) in enumerate(cropped):
+            estimate = batch.entry(index)
+            if not np.all(np.isfinite(estimate.joints_mm)):
+                attempts.append('the network returned non-finite joints')
+                continue
+            score = float(np.mean(estimate.confidence[0]))
+            attempts.append(_Attempt(detection, crop, estimate,
+                                     self.layout.palm_center(estimate.joints_mm[0]),
+                                     score if np.isfinite(score) else 0.0))
+        return attempts
+
+    def _estimate_at(self, detection: Detection, center_mm: np.ndarray, depth_mm: np.ndarray,
+                     intrinsics: Intrinsics, timings: dict):
+        """Crop around ``center_mm`` and run the network: the :class:`_Attempt`, or why it
+        failed."""
+        crop = self._crop_at(center_mm, depth_mm, intrinsics, timings)
+        if isinstance(crop, str):
+            return crop
+        return self._attempts([(detection, crop)], timings)[0]
 
     def _recentre(self, attempt: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
                   timings: dict) -> '_Attempt':

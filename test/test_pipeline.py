@@ -84,24 +84,35 @@ def test_the_most_hand_like_candidate_wins_when_none_reaches_the_bar(estimator):
     assert float(np.mean(nearest.confidence)) == pytest.approx(scores[0], abs=1e-6)
 
 
-def test_only_the_winning_candidate_is_recentred(estimator, monkeypatch):
+def test_candidates_run_as_one_batch_and_only_the_winner_is_recentred(estimator, monkeypatch):
     sample = render_frame(0, 1)
     pipeline = make_pipeline(estimator, tracking=False, min_hand_confidence=2.0,
                              refine_passes=1)
     candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics,
                                         pipeline.config.detector, pipeline.config.max_candidates)
-    centres = []
+    calls = []
     run = estimator.estimate
 
-    def counted(crop):
-        centres.append(np.asarray(crop.center_mm, dtype=np.float64))
-        return run(crop)
+    def counted(crops):
+        calls.append([np.asarray(crop.center_mm, dtype=np.float64) for crop in
+                      (crops if isinstance(crops, list) else [crops])])
+        return run(crops)
 
     monkeypatch.setattr(estimator, 'estimate', counted)
     result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
     assert result.detected
-    # One run per candidate, then one more on the winner's predicted palm (if it was trusted).
-    assert len(centres) in (len(candidates), len(candidates) + 1)
-    for centre, candidate in zip(centres, candidates):
+    # One batched run over the candidates, then one more on the winner's predicted palm (if
+    # it was trusted).
+    assert len(calls) in (1, 2) and len(calls[0]) == len(candidates)
+    for centre, candidate in zip(calls[0], candidates):
         np.testing.assert_allclose(centre, candidate.center_mm)
-    np.testing.assert_allclose(np.array(result.center_m) * 1000, centres[-1], atol=1e-6)
+    if len(calls) == 2:
+        assert len(calls[1]) == 1
+    np.testing.assert_allclose(np.array(result.center_m) * 1000, calls[-1][-1], atol=1e-6)
+    # The batched scores are those of one run per crop.
+    scores = [pipeline._estimate_at(c, c.center_mm, sample.depth_mm, sample.intrinsics,
+                                    {'crop': 0.0, 'inference': 0.0}).score for c in candidates]
+    batched = pipeline._attempts([(c, pipeline._crop_at(c.center_mm, sample.depth_mm,
+                                                        sample.intrinsics, {'crop': 0.0}))
+                                  for c in candidates], {'inference': 0.0})
+    np.testing.assert_allclose([a.score for a in batched], scores, atol=1e-5)
