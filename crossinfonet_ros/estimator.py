@@ -56,6 +56,7 @@ class Estimate:
 
     def entry(self, index: int) -> 'Estimate':
         """The one-crop :class:`Estimate` of entry ``index`` (timings: the whole batch's)."""
+        index = range(len(self))[index]  # IndexError when out of range; negatives count back
         pick = slice(index, index + 1)
         return Estimate(self.joints_mm[pick], self.confidence[pick],
                         self.joints_normalized[pick], self.heatmaps[pick], self.timings)

@@ -59,7 +59,7 @@ from crossinfonet_ros.node_stats import NodeStats, Throttle
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
-from crossinfonet_ros.target_frame import TargetFrame
+from crossinfonet_ros.target_frame import TargetFrame, stamp_seconds
 from crossinfonet_ros.tf_buffer import TransformError
 from crossinfonet_ros import ros_messages as messages
 from crossinfonet_ros.visuals import draw_debug
@@ -75,10 +75,9 @@ TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 # tf2_ros.TransformListener's subscription QoS (ros2/geometry2,
 # tf2_ros_py/tf2_ros/transform_listener.py): keep last 100, reliable (the QoSProfile default),
-# volatile on /tf and transient local on /tf_static (late joiners get the static tree).
-TF_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                             reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.VOLATILE)
+# volatile on /tf (the broadcaster's, TF_QOS) and transient local on /tf_static (late joiners
+# get the static tree).
+TF_LISTENER_QOS = TF_QOS
 TF_STATIC_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                                     reliability=ReliabilityPolicy.RELIABLE,
                                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -256,6 +255,7 @@ class HandPoseNode(LifecycleNode):
             else:
                 self.destroy_subscription(entity)
         self._entities = []
+        self._target = None  # its TF buffer goes with the /tf subscriptions
 
     # --- start-up ---------------------------------------------------------------------------
     def _declare_parameters(self) -> dict:
@@ -342,7 +342,8 @@ class HandPoseNode(LifecycleNode):
         try:
             self._target.add(msg, static)
         except ValueError as error:
-            self.stats.reject('bad_transform')
+            # Counted, not a rejection: another node's bad TF must not mark this node WARN.
+            self.stats.count('bad_transform')
             self._warn('bad_transform', str(error))
 
     def _on_image(self, msg: Image) -> None:
@@ -408,11 +409,12 @@ class HandPoseNode(LifecycleNode):
         if intrinsics != self._used_intrinsics:  # another camera: the tracking seed is stale
             pipeline.reset()
             self._used_intrinsics = intrinsics
-        result = pipeline.process(depth_mm, intrinsics, stamp.sec + stamp.nanosec * 1e-9)
+        result = pipeline.process(depth_mm, intrinsics, stamp_seconds(stamp))
         output = (msg.header, result)  # HandPose and markers: header and result
-        if self._target is not None:
+        target = self._target  # one object for the frame, even across a reconfigure
+        if target is not None:
             try:
-                output = self._target.express(msg.header, result)
+                output = target.express(msg.header, result)
             except TransformError as error:
                 self.stats.reject('no_transform')
                 self._warn('no_transform', f'no HandPose for this frame: {error}')

@@ -37,8 +37,9 @@ PARAMETERS = (
     ('target_frame', '', 'Frame of HandPose and the markers (e.g. a robot base); empty = the '
                          "depth image's frame, no TF lookup. Joint TF frames stay children of "
                          'the image frame'),
-    ('transform_timeout', 0.05, 'How long a frame waits for TF to reach its stamp before it '
-                                'is dropped (no HandPose, counted as rejected_no_transform), s'),
+    ('transform_timeout', 0.05, 'How long a frame waits for TF to reach its stamp, 0..1 s; '
+                                'then it is dropped (no HandPose, markers or joint TF; counted '
+                                'as rejected_no_transform)'),
     ('output_layout', 'native', "Joint order of HandPose: 'native' (the weights' layout) or "
                                 "'mediapipe21' (MediaPipe's 21 hand landmarks)"),
     ('smoothing', False, 'Smooth joint positions over time with a One Euro filter'),

@@ -24,7 +24,7 @@ class NodeStats:
         self._window_start = time.monotonic()
 
     def count(self, what: str, n: int = 1) -> None:
-        """Count an event: 'input', 'output', 'detected', 'dropped'."""
+        """Count an event: 'input', 'output', 'detected', 'dropped', 'bad_transform'."""
         with self._lock:
             self._window[what] += n
             self._total[what] += n
@@ -73,6 +73,8 @@ class NodeStats:
             pairs.append((f'{name}_p50_ms', f'{np.percentile(values, 50):.2f}'))
         pairs += [(f'{key}_total', str(total[key]))
                   for key in ('input', 'output', 'detected', 'dropped', 'rejected', 'empty_depth')]
+        if total['bad_transform']:  # malformed TF from other nodes (target_frame only)
+            pairs.append(('bad_transform_total', str(total['bad_transform'])))
         pairs += [(f'rejected_{reason}', str(n)) for reason, n in sorted(rejected.items())]
         return pairs, dict(window)
 

@@ -1,12 +1,12 @@
 """One depth frame in, one hand out: the node's per-frame work without ROS.
 
-segment (track from the previous centre, or detect: candidates nearest object first, each tried
-until the network's crop looks like a hand) -> crop -> estimate (re-centred on the predicted
-palm after a fresh detection) -> mm to metres -> optional One Euro filter -> optional MediaPipe
-order, plus the wrist pose (:mod:`crossinfonet_ros.hand_frame`). Never raises on a depth frame of the camera's size:
+segment (track from the previous centre, or detect: candidates nearest object first, with the
+ends of each object, all run through the network as one batch, the most hand-like crop kept)
+-> crop -> estimate (re-centred on the predicted palm after a fresh detection) -> mm to metres
+-> optional One Euro filter -> optional MediaPipe order, plus the wrist pose
+(:mod:`crossinfonet_ros.hand_frame`). Never raises on a depth frame of the camera's size:
 anything that keeps a hand from being found comes back as ``HandResult(detected=False,
-reason=...)``.
-"""
+reason=...)``."""
 
 from dataclasses import dataclass, field
 import time
@@ -44,8 +44,8 @@ class PipelineConfig:
     # epoch-74 weights) 1, 2, 3, 4 passes gave 30.5, 28.8, 28.1, 27.7 mm where the palm-centred
     # crop gives 24.1 mm; 2 is the default (one more network run on a fresh detection only).
     refine_passes: int = 2
-    # Candidates tried on a fresh detection, one network run each (nearest object, both ends
-    # of the object it belongs to, then the next objects: segmentation.detect_hand_candidates);
+    # Candidates tried on a fresh detection, in one batched network run (nearest object, both
+    # ends of the object it belongs to, then the next objects: detect_hand_candidates);
     # the one whose crop looks most like a hand (mean heat-map confidence) is kept and then
     # re-centred (``refine_passes``), and one reaching
     # ``min_hand_confidence`` is taken at once. The confidence scale depends on the weights:
@@ -138,10 +138,10 @@ class HandPosePipeline:
 
     def _try(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
              best: Optional['_Attempt'] = None):
-        """Estimate the hand at every candidate (one batched network run: ~1.4x faster than
-        one run each for 5 crops: batch 5 vs 1 of ``bench/bench_inference.py``); return the first attempt
-        whose mean heat-map confidence reaches ``min_hand_confidence``, else the most hand-like
-        one (or ``best`` if none beats it), and the first reason a candidate failed."""
+        """Estimate the hand at every candidate in one batched network run (~1.4x faster than
+        a run per crop for 5 crops: batch 5 vs 1 in ``bench/bench_inference.py``); return the
+        most hand-like attempt (or ``best`` if none beats it; the first new best reaching
+        ``min_hand_confidence`` ends the choice) and the first reason a candidate failed."""
         reason, cropped = '', []
         for detection in candidates:
             if not detection:
@@ -160,10 +160,10 @@ class HandPosePipeline:
             if isinstance(attempt, str):
                 reason = reason or attempt
                 continue
-            if attempt.score >= self.config.min_hand_confidence:
-                return attempt, reason
             if best is None or attempt.score > best.score:
                 best = attempt
+                if attempt.score >= self.config.min_hand_confidence:
+                    break
         return best, reason
 
     def _crop_at(self, center_mm: np.ndarray, depth_mm: np.ndarray, intrinsics: Intrinsics,
@@ -207,6 +207,12 @@ class HandPosePipeline:
             return crop
         return self._attempts([(detection, crop)], timings)[0]
 
+    def _palm_trusted(self, attempt: '_Attempt') -> bool:
+        """The predicted palm is within half a crop cube of the segmented hand (else the
+        estimate is not to be trusted for re-centring or tracking)."""
+        return bool(np.linalg.norm(attempt.palm_mm - attempt.detection.center_mm)
+                    <= self.config.detector.cube_mm / 2)
+
     def _recentre(self, attempt: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
                   timings: dict) -> '_Attempt':
         """Re-crop on the predicted palm centre ``refine_passes`` times (a fresh detection's
@@ -214,8 +220,7 @@ class HandPosePipeline:
         palm). A palm centre farther than half a cube from the detection is not trusted: the
         attempt so far is kept."""
         for _ in range(self.config.refine_passes):
-            if np.linalg.norm(attempt.palm_mm - attempt.detection.center_mm) \
-                    > self.config.detector.cube_mm / 2:
+            if not self._palm_trusted(attempt):
                 break
             moved = self._estimate_at(attempt.detection, attempt.palm_mm, depth_mm, intrinsics,
                                       timings)
@@ -252,8 +257,7 @@ class HandPosePipeline:
         if self._filter is not None:
             native_m = self._filter(native_m, time_s)
         self._seed_mm = np.asarray(detection.center_mm, dtype=np.float64)
-        self._palm_mm = (best.palm_mm if np.linalg.norm(best.palm_mm - self._seed_mm)
-                         <= cube_mm / 2 else self._seed_mm)
+        self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
         position, orientation = wrist_pose(native_m, self.layout, self.config.handedness)
         height, width = depth_mm.shape
         x0, y0, x1, y1 = crop.roi

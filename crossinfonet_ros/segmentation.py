@@ -63,7 +63,8 @@ from crossinfonet_ros.planes import PlaneConfig, dominant_plane
 
 @dataclass(frozen=True)
 class HandDetectorConfig:
-    """Parameters of :func:`detect_hand`."""
+    """Parameters of :func:`detect_hand` (and, for the object ends, of
+    :func:`detect_hand_candidates`)."""
 
     # Nearer readings are ignored: below the working range of common depth cameras (an
     # engineering choice, not from the spec), where only noise and dust live.
@@ -186,7 +187,9 @@ def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
                            config: HandDetectorConfig = HandDetectorConfig(),
                            count: int = 3, _frame=None) -> list:
     """Up to ``count`` hand candidates, nearest object first: the nearest object as
-    :func:`detect_hand` finds it, then the nearest object once that one is set aside, and so on.
+    :func:`detect_hand` finds it, then both ends of the surface it belongs to (step 6; with
+    ``count`` > 1 and ``object_ends``), then the nearest object once that one is set aside,
+    and so on; a candidate within ``candidate_separation_mm`` of an earlier one is skipped.
 
     For a caller that can tell a hand from another object (the pipeline asks the network how
     hand-like each candidate's crop is): an object or a forearm nearer than the hand is then
@@ -242,13 +245,14 @@ def _no_valid_depth(config: HandDetectorConfig, seeded: bool) -> Detection:
                               f'{config.max_depth_mm:g}] mm', seeded=seeded)
 
 
-# Medians are taken over at most this many evenly strided samples: a large slab (a wall, a table
-# in view) would otherwise cost ~1 ms per median; the estimate stays within a few mm.
-_MEDIAN_SAMPLES = 4096
+# Medians (and the main axis of an object) are taken over at most this many evenly strided
+# samples: a large slab (a wall, a table in view) would otherwise cost ~1 ms per median; the
+# estimate stays within a few mm.
+_MAX_SAMPLES = 4096
 
 
 def _median(values: np.ndarray) -> float:
-    stride = max(1, values.size // _MEDIAN_SAMPLES)
+    stride = max(1, values.size // _MAX_SAMPLES)
     return float(np.median(values[::stride]))
 
 
@@ -269,18 +273,23 @@ class _BandFrame:
         self.y_per_z = (np.arange(height) * self.step - intrinsics.cy) / intrinsics.fy
         self.plane = None
         self._surfaces = None  # computed on first use (surfaces())
+        self.ends = {}  # surface label -> its two end starts (_object_ends)
         if config.planes.enabled and self.valid.any():
             self._remove_plane(config.planes)
 
     def _remove_plane(self, config: PlaneConfig) -> None:
         """Step 0: mark the readings on the dominant plane invalid."""
         rows, cols = np.nonzero(self.valid)
-        z = self.depth[rows, cols].astype(np.float64)
-        points = np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z], axis=1)
+        points = self.points(rows, cols)
         self.plane = dominant_plane(points, config)
         if self.plane is not None:
             on_plane = self.plane.distance(points) <= config.inlier_mm
             self.valid[rows[on_plane], cols[on_plane]] = False
+
+    def points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(N, 3) float64 mm: the 3D points of the readings at working-resolution pixels."""
+        z = self.depth[rows, cols].astype(np.float64)
+        return np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z], axis=1)
 
     def surfaces(self) -> np.ndarray:
         """Labels (int32, 0 = none) of the connected surfaces of the readings valid when first
@@ -366,6 +375,11 @@ def _object_ends(frame: _BandFrame, pixels) -> list:
     smaller than ``depth_jump_mm`` (the whole arm, not only its slab nearest the camera); its
     ends are its readings within ``end_band_mm`` of either extreme along its main axis (the
     first principal direction of its 3D readings). Returns up to two starts (mm).
+
+    The surfaces are labelled once per frame, before any object is set aside, so a surface
+    whose slabs come up in several rounds offers the same two starts each time; they are then
+    refined against what is left of the frame, which finds the hand more often (31 vs 28 of 40
+    rendered frames within 40 mm) than offering each surface once.
     """
     config = frame.config
     labels = frame.surfaces()
@@ -373,15 +387,16 @@ def _object_ends(frame: _BandFrame, pixels) -> list:
     touched = touched[touched > 0]
     if touched.size == 0:
         return []
-    rows, cols = np.nonzero(labels == np.bincount(touched).argmax())
-    z = frame.depth[rows, cols].astype(np.float64)
-    points = np.stack([z * frame.x_per_z[cols], z * frame.y_per_z[rows], z], axis=1)
-    centred = points - points.mean(axis=0)
-    axis = np.linalg.svd(centred[::max(1, len(centred) // _MEDIAN_SAMPLES)],
-                         full_matrices=False)[2][0]
-    along = centred @ axis
-    return [points[along >= along.max() - config.end_band_mm].mean(axis=0),
-            points[along <= along.min() + config.end_band_mm].mean(axis=0)]
+    label = int(np.bincount(touched).argmax())
+    if label not in frame.ends:
+        points = frame.points(*np.nonzero(labels == label))
+        centred = points - points.mean(axis=0)
+        axis = np.linalg.svd(centred[::max(1, len(centred) // _MAX_SAMPLES)],
+                             full_matrices=False)[2][0]
+        along = centred @ axis
+        frame.ends[label] = [points[along >= along.max() - config.end_band_mm].mean(axis=0),
+                             points[along <= along.min() + config.end_band_mm].mean(axis=0)]
+    return frame.ends[label]
 
 
 def _refine(frame: _BandFrame, center: np.ndarray, seeded: bool) -> Detection:

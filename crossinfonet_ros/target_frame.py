@@ -24,6 +24,11 @@ from crossinfonet_ros.tf_buffer import (DEFAULT_CACHE_S, RigidTransform, Transfo
                                         TransformError, quaternion_to_matrix)
 
 
+def stamp_seconds(stamp) -> float:
+    """A ``builtin_interfaces/Time`` in seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def add_tf_message(buffer: TransformBuffer, msg, static: bool, skip_prefix: str = '') -> int:
     """Store the transforms of a ``tf2_msgs/TFMessage``; returns how many were stored.
 
@@ -34,13 +39,14 @@ def add_tf_message(buffer: TransformBuffer, msg, static: bool, skip_prefix: str 
     """
     stored, problems = 0, []
     for stamped in msg.transforms:
-        child = stamped.child_frame_id
+        # ROS 2's tf2 strips a leading '/' from frame ids ('/odom' is 'odom').
+        child = stamped.child_frame_id.lstrip('/')
         if skip_prefix and child.startswith(skip_prefix):
             continue
         t, q = stamped.transform.translation, stamped.transform.rotation
-        stamp = stamped.header.stamp
         try:
-            buffer.add(stamped.header.frame_id, child, stamp.sec + stamp.nanosec * 1e-9,
+            buffer.add(stamped.header.frame_id.lstrip('/'), child,
+                       stamp_seconds(stamped.header.stamp),
                        (t.x, t.y, t.z), (q.x, q.y, q.z, q.w), static)
             stored += 1
         except ValueError as error:
@@ -96,9 +102,9 @@ class TargetFrame:
         :param header: the image's ``std_msgs/Header`` (the output is a new one of its type)
         :raises TransformError: no transform at the stamp; the message names both frames
         """
-        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+        stamp = stamp_seconds(header.stamp)
         try:
-            transform = self.buffer.wait_for(self.frame, header.frame_id, stamp,
+            transform = self.buffer.wait_for(self.frame, header.frame_id.lstrip('/'), stamp,
                                              self.timeout_s)
         except TransformError as error:
             raise TransformError(error.kind, (

@@ -30,10 +30,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 DEFAULT_CACHE_S = 10.0  # tf2's default buffer length, s
-# Bounds on memory whatever the publishers do: samples kept per child (10 s at 1 kHz) and
-# frames kept (the least recently updated one is forgotten first).
-MAX_SAMPLES_PER_FRAME = 10_000
-MAX_FRAMES = 2_000
+# Bounds on memory whatever the publishers do: samples kept per child (10 s at 200 Hz) and
+# frames kept (the least recently updated dynamic one is forgotten first). A sample (stamp, two
+# small arrays) takes ~0.3 KB, so the buffer stays under ~150 MB even when both bounds are hit;
+# a robot's tree holds tens of frames at up to a few hundred Hz.
+MAX_SAMPLES_PER_FRAME = 2_000
+MAX_FRAMES = 256
 _KNOWN_SHOWN = 8  # known frames named in an unknown-frame error
 _STAMP_EPS_S = 1e-9  # a lookup this close to a lone sample's stamp is at that stamp
 

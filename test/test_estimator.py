@@ -87,6 +87,19 @@ def test_single_crop_equals_the_same_crop_in_a_batch(estimators, backend):
     np.testing.assert_allclose(single.confidence[0], batch.confidence[1], atol=1e-5)
 
 
+def test_an_entry_of_a_batch_is_that_crop_alone(estimators):
+    crops = [frame_crop(400.0), frame_crop(420.0), frame_crop(450.0)]
+    batch = estimators['torch'].estimate(crops)
+    for index in (1, -1):
+        entry = batch.entry(index)
+        assert len(entry) == 1
+        np.testing.assert_array_equal(entry.joints_mm[0], batch.joints_mm[index])
+        np.testing.assert_array_equal(entry.confidence[0], batch.confidence[index])
+        np.testing.assert_array_equal(entry.heatmaps[0], batch.heatmaps[index])
+    with pytest.raises(IndexError):
+        batch.entry(3)
+
+
 def test_crop_objects_and_raw_arrays_give_the_same_result(estimators):
     crop = frame_crop()
     from_crop = estimators['torch'].estimate(crop)

@@ -95,8 +95,8 @@ def test_installed_node_survives_the_fuzz_battery(trained_weights):
             pose = answer_good(10 ** 6 + i, 20.0)
             assert pose.detected and len(pose.positions) == 21
             centre = np.array([pose.crop_center.x, pose.crop_center.y, pose.crop_center.z])
-            # Only the crop is checked (accuracy: test_node_dds). The detector finds the hand within
-            # ~30 mm (test_node_inprocess); tracking then re-centres on the predicted palm,
+            # Only the crop is checked (accuracy: test_node_dds). The detector finds the hand
+            # within ~30 mm (test_node_inprocess); tracking then re-centres on the predicted palm,
             # kept within half a cube of it, so the crop cube still holds the hand.
             assert np.linalg.norm(centre * 1000 - sample.center_mm) < 0.5 * pose.cube_size * \
                 1000 + 40

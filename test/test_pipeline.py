@@ -101,18 +101,17 @@ def test_candidates_run_as_one_batch_and_only_the_winner_is_recentred(estimator,
     monkeypatch.setattr(estimator, 'estimate', counted)
     result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
     assert result.detected
-    # One batched run over the candidates, then one more on the winner's predicted palm (if
-    # it was trusted).
-    assert len(calls) in (1, 2) and len(calls[0]) == len(candidates)
+    # One batched run over the candidates, then one more on the winner's predicted palm.
+    assert len(calls) == 2 and len(calls[0]) == len(candidates) and len(calls[1]) == 1
     for centre, candidate in zip(calls[0], candidates):
         np.testing.assert_allclose(centre, candidate.center_mm)
-    if len(calls) == 2:
-        assert len(calls[1]) == 1
-    np.testing.assert_allclose(np.array(result.center_m) * 1000, calls[-1][-1], atol=1e-6)
-    # The batched scores are those of one run per crop.
+    # The batched scores are those of one run per crop, and the winner is the best of them.
     scores = [pipeline._estimate_at(c, c.center_mm, sample.depth_mm, sample.intrinsics,
                                     {'crop': 0.0, 'inference': 0.0}).score for c in candidates]
     batched = pipeline._attempts([(c, pipeline._crop_at(c.center_mm, sample.depth_mm,
                                                         sample.intrinsics, {'crop': 0.0}))
                                   for c in candidates], {'inference': 0.0})
     np.testing.assert_allclose([a.score for a in batched], scores, atol=1e-5)
+    winner = max(batched, key=lambda attempt: attempt.score)
+    np.testing.assert_allclose(calls[1][0], winner.palm_mm, atol=1e-6)
+    np.testing.assert_allclose(np.array(result.center_m) * 1000, winner.palm_mm, atol=1e-6)

@@ -181,20 +181,55 @@ def test_candidates_come_nearest_object_first_each_set_aside_for_the_next():
     assert len(empty) == 1 and not empty[0] and 'no valid depth' in empty[0].reason
 
 
-def test_an_arm_reaching_nearer_than_its_hand_offers_the_hand_as_an_end():
-    # An open hand (90 x 180 mm, fingers up) at 600 mm and a forearm of touching balls leaving
-    # its lower edge downwards and towards the camera: the arm's front is its far end, and the
-    # hand lies beyond the nearest-object slab. A box nearer than both is the nearest object.
+def _reaching_arm(step_mm: float = 25.0):
+    """An open hand (90 x 180 mm, fingers up) at 600 mm and a forearm of touching balls leaving
+    its lower edge downwards and towards the camera (``step_mm`` nearer per ball), plus a box
+    nearer than both; returns (depth, hand centre, box centre, ball centres)."""
     hand = np.array([40.0, -60.0, 600.0])
     box = np.array([-180.0, 0.0, 300.0])
-    arm = [(hand + [0.0, 40.0 + 55.0 * k, -25.0 * k], 38.0) for k in range(1, 8)]
-    depth = render_scene(CAMERA, plates=[(hand, 90.0, 180.0), (box, 70.0, 70.0)], spheres=arm,
-                         wall_mm=WALL_MM).astype(np.float32)
+    balls = [hand + [0.0, 40.0 + 55.0 * k, -step_mm * k] for k in range(1, 8)]
+    depth = render_scene(CAMERA, plates=[(hand, 90.0, 180.0), (box, 70.0, 70.0)],
+                         spheres=[(ball, 38.0) for ball in balls], wall_mm=WALL_MM)
+    return depth.astype(np.float32), hand, box, balls
+
+
+def test_an_arm_reaching_nearer_than_its_hand_offers_the_hand_as_an_end():
+    # The arm's front is its far end, and the hand lies beyond the nearest-object slab.
+    depth, hand, box, balls = _reaching_arm()
     candidates = detect_hand_candidates(depth, CAMERA, SURFACE, count=3)
     assert np.linalg.norm(candidates[0].center_mm - box) < 15  # its ends add nothing
-    assert np.linalg.norm(candidates[1].center_mm - hand) > 150  # the arm's front
-    assert np.linalg.norm(candidates[2].center_mm - hand) < 30  # the arm's far end: the hand
+    np.testing.assert_allclose(detect_hand(depth, CAMERA, SURFACE).center_mm,
+                               candidates[0].center_mm)
+    # Then the arm's front, on the forearm ...
+    assert min(np.linalg.norm(candidates[1].center_mm - ball) for ball in balls) < 60
+    assert np.linalg.norm(candidates[1].center_mm - hand) > 150
+    # ... and the arm's far end: the hand.
+    assert np.linalg.norm(candidates[2].center_mm - hand) < 30
     # Fronts alone: the hand would come only after the arm's next slab.
     fronts = detect_hand_candidates(depth, CAMERA, dataclasses.replace(SURFACE, object_ends=False),
                                     count=3)
     assert min(np.linalg.norm(c.center_mm - hand) for c in fronts[:2]) > 100
+
+
+def test_candidates_keep_their_distance_and_surfaces_end_at_depth_steps():
+    depth, hand, _, _ = _reaching_arm()
+    many = detect_hand_candidates(depth, CAMERA, SURFACE, count=5)
+    assert len(many) >= 3
+    for i, first in enumerate(many):
+        for second in many[i + 1:]:
+            assert np.linalg.norm(first.center_mm - second.center_mm) >= \
+                SURFACE.candidate_separation_mm
+    # Balls 50 mm apart in depth: the arm's surface breaks at each step, so the hand is no
+    # longer an end of the arm (the hand is then reached only as a later object, if at all).
+    stepped, hand, _, _ = _reaching_arm(step_mm=50.0)
+    cut = detect_hand_candidates(stepped, CAMERA, SURFACE, count=3)
+    joined = detect_hand_candidates(
+        stepped, CAMERA, dataclasses.replace(SURFACE, depth_jump_mm=80.0), count=3)
+    assert min(np.linalg.norm(c.center_mm - hand) for c in cut) > 30
+    assert min(np.linalg.norm(c.center_mm - hand) for c in joined) < 30
+
+
+@pytest.mark.parametrize('field', ['depth_jump_mm', 'end_band_mm', 'candidate_separation_mm'])
+def test_object_end_settings_must_be_positive(field):
+    with pytest.raises(ValueError, match=field):
+        HandDetectorConfig(**{field: 0.0})

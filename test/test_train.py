@@ -126,6 +126,8 @@ def test_resume_can_restart_the_lr_and_change_the_batch_size_between_epochs(tmp_
 @pytest.mark.parametrize('first_leg, argv, message', [
     (['--epochs', '1'], ['--seed', '4'], '--seed cannot change on --resume'),
     (['--epochs', '1'], ['--variant', 'base'], '--variant cannot change on --resume'),
+    (['--epochs', '1'], ['--seed', '0'], '--seed cannot change on --resume'),
+    (['--epochs', '1'], ['--dropout', '0'], '--dropout cannot change on --resume'),
     (['--epochs', '2', '--max-steps', '3'], ['--batch-size', '4'],
      '--batch-size can change only between epochs'),
 ])
@@ -139,3 +141,10 @@ def test_resume_refuses_what_it_cannot_change(tmp_path, capsys, first_leg, argv,
     assert status == 2
     assert len(err.splitlines()) == 1 and message in err
     assert (run_dir / 'checkpoint.pt').read_bytes() == before
+
+
+def test_resume_needs_only_the_run_folder(tmp_path):
+    run_dir = tmp_path / 'run'
+    _run(run_dir, '--epochs', '1', '--variant', 'base', '--dropout', '0')
+    args = train.parse_args(['--out', str(run_dir), '--resume', '--epochs', '2'])
+    assert (args.variant, args.dropout, args.seed, args.train_size) == ('base', 0.0, 3, 4)

@@ -62,6 +62,9 @@ FIXED_ON_RESUME = ('dataset', 'root', 'variant', 'layout', 'dropout', 'weight_de
                    'cube', 'train_size', 'val_size', 'fixed_pool')
 DEFAULT_BATCH_SIZE = 128  # spec 4
 DEFAULT_LR = 1e-3  # Adam, spec 2.4
+DEFAULT_DROPOUT = 0.4  # drop probability of the FC layers (code keep-prob 0.6, spec 4)
+DEFAULT_WEIGHT_DECAY = 1e-5  # coupled L2 factor (spec 2.1)
+DEFAULT_TRAIN_SIZE = 4096  # synthetic renders per epoch
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # lr factor per epoch (spec 4: 0.96 per epoch).
 PAPER_LR_DECAY = 0.96
@@ -83,22 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = _Parser(prog='python -m training.train', description=__doc__.split('\n')[0])
     add = parser.add_argument
-    add('--dataset', default='synthetic', choices=DATASET_CHOICES, help='training data')
+    add('--dataset', choices=DATASET_CHOICES, help='training data (default synthetic)')
     add('--root', help='dataset root folder (real datasets)')
-    add('--variant', default='cross_hm', choices=tuple(VARIANT_CONFIGS),
-        help='network variant (paper Table 1)')
+    add('--variant', choices=tuple(VARIANT_CONFIGS),
+        help='network variant (paper Table 1; default cross_hm)')
     add('--layout', help='joint layout (synthetic: any; real data: the dataset\'s own)')
     add('--epochs', type=int, help=f'epochs to reach (default {DEFAULT_EPOCHS})')
     add('--batch-size', type=int,
         help=f'batch size per process (default {DEFAULT_BATCH_SIZE}, spec 4; on --resume: '
-             'changes it from the next epoch)')
+             'changes it, accepted only at an epoch boundary)')
     add('--lr', type=float,
         help=f'Adam learning rate (default {DEFAULT_LR:g}, spec 2.4; on --resume: restarts the '
              'schedule at this rate)')
     add('--lr-decay', type=float,
         help=f'lr factor per epoch (default {PAPER_LR_DECAY}, spec 4; on --resume: changes it)')
-    add('--dropout', type=float, help='drop probability of the FC layers (default 0.4, spec 4)')
-    add('--weight-decay', type=float, help='coupled L2 factor in the loss (default 1e-5)')
+    add('--dropout', type=float,
+        help=f'drop probability of the FC layers (default {DEFAULT_DROPOUT}, spec 4)')
+    add('--weight-decay', type=float,
+        help=f'coupled L2 factor in the loss (default {DEFAULT_WEIGHT_DECAY:g})')
     add('--device', help='auto (default), cpu or cuda')
     add('--out', required=True, help='run directory (checkpoints, metrics.csv, tb/)')
     add('--resume', action='store_true', help='continue the run in --out')
@@ -106,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     add('--workers', type=int, help='DataLoader worker processes (default 0: main process)')
     add('--threads', type=int, help='torch CPU threads (default min(2, cores))')
     add('--cube', type=float, help='crop cube side, mm (synthetic default 250)')
-    add('--train-size', type=int, help='synthetic: renders per epoch (default 4096)')
+    add('--train-size', type=int,
+        help=f'synthetic: renders per epoch (default {DEFAULT_TRAIN_SIZE})')
     add('--val-size', type=int, help='validation samples (synthetic default 256)')
     add('--fixed-pool', action='store_true', help='synthetic: same renders every epoch')
     add('--max-steps', type=int, help='stop after this many optimiser steps in total')
@@ -138,9 +144,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if given['batch_size'] not in (None, saved['batch_size']) and checkpoint['step']:
             raise UsageError(f'--batch-size can change only between epochs; the checkpoint is'
                              f' {checkpoint["step"]} steps into epoch {checkpoint["epoch"] + 1}:'
-                             ' resume once without --batch-size (or with --max-steps) first')
+                             f' resume once with --epochs {checkpoint["epoch"] + 1} (finishes'
+                             ' that epoch), then with --batch-size')
         for key in FIXED_ON_RESUME:
-            if given.get(key) not in (None, False) and given[key] != saved.get(key):
+            value = given.get(key)
+            if value is None or value is False:  # not given (False: a store_true left off)
+                continue
+            if value != saved.get(key):
                 raise UsageError(f'--{key.replace("_", "-")} cannot change on --resume (the run'
                                  f' has {saved.get(key)!r}); start a new run with another --out')
         merged = dict(saved)
@@ -163,10 +173,12 @@ def _fill_defaults(args: argparse.Namespace) -> None:
     args.batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
     args.lr = DEFAULT_LR if args.lr is None else args.lr
     args.restart_lr = getattr(args, 'restart_lr', None)
-    args.dropout = 0.4 if args.dropout is None else args.dropout
-    args.weight_decay = 1e-5 if args.weight_decay is None else args.weight_decay
+    args.dataset = args.dataset or 'synthetic'
+    args.variant = args.variant or 'cross_hm'
+    args.dropout = DEFAULT_DROPOUT if args.dropout is None else args.dropout
+    args.weight_decay = DEFAULT_WEIGHT_DECAY if args.weight_decay is None else args.weight_decay
     args.seed = 0 if args.seed is None else args.seed
-    args.train_size = 4096 if args.train_size is None else args.train_size
+    args.train_size = DEFAULT_TRAIN_SIZE if args.train_size is None else args.train_size
     args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     args.lr_decay = PAPER_LR_DECAY if args.lr_decay is None else args.lr_decay
     args.device = args.device or 'auto'
@@ -344,6 +356,7 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
         if args.restart_lr is not None:  # --lr on --resume: the decay goes on from this rate
             for group in optimizer.param_groups:
                 group['lr'] = args.restart_lr
+            # ExponentialLR reads the groups' lr; _last_lr is what get_last_lr() reports.
             scheduler._last_lr = [args.restart_lr] * len(optimizer.param_groups)
         if writer_rank:  # a run killed while saving leaves its temp file (up to a checkpoint)
             ckpt.remove_stale_temps(run_dir)
