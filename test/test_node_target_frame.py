@@ -15,7 +15,6 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy comes with `make test` set-up')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from geometry_msgs.msg import TransformStamped  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
@@ -26,6 +25,7 @@ from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
 from crossinfonet_ros.tf_buffer import quaternion_to_matrix  # noqa: E402
 
 from node_process import Probe, interrupt_and_check, start_test_node  # noqa: E402
+from test_target_frame import stamped  # noqa: E402
 # Importable once node_process has put the checkout on sys.path.
 from bench.stream_publisher import FRAME_ID, camera_info, reliable_qos, render_loop  # noqa: E402
 
@@ -44,16 +44,6 @@ CAMERA_AFTER = ((0.18, 0.04, 0.36), -120.0)
 def about_x(degrees):
     half = math.radians(degrees) / 2
     return (math.sin(half), 0.0, 0.0, math.cos(half))
-
-
-def transform_msg(parent, child, stamp_s, translation, quaternion):
-    msg = TransformStamped(child_frame_id=child)
-    msg.header.frame_id = parent
-    msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), round(stamp_s % 1 * 1e9)
-    t, q = msg.transform.translation, msg.transform.rotation
-    t.x, t.y, t.z = translation
-    q.x, q.y, q.z, q.w = quaternion
-    return msg
 
 
 def expected_world_from_camera():
@@ -128,15 +118,15 @@ def test_answers_in_target_frame_only_once_its_transform_is_known(weights):
         assert not probe.poses, 'a HandPose was sent without the transform to world'
 
         # 2. The transforms appear: every later frame is answered, in 'world'.
-        static_pub.publish(TFMessage(transforms=[transform_msg('world', 'base', 0.0,
+        static_pub.publish(TFMessage(transforms=[stamped('world', 'base', 0.0,
                                                                *WORLD_BASE)]))
         stamps = []
         for i in range(FRAMES):
             stamp_s = 200.0 + i
             tf_pub.publish(TFMessage(transforms=[
-                transform_msg('base', FRAME_ID, stamp_s - BEFORE_S, CAMERA_BEFORE[0],
+                stamped('base', FRAME_ID, stamp_s - BEFORE_S, CAMERA_BEFORE[0],
                               about_x(CAMERA_BEFORE[1])),
-                transform_msg('base', FRAME_ID, stamp_s + AFTER_S, CAMERA_AFTER[0],
+                stamped('base', FRAME_ID, stamp_s + AFTER_S, CAMERA_AFTER[0],
                               about_x(CAMERA_AFTER[1]))]))
             stamp = send(i, stamp_s)
             stamps.append(stamp)

@@ -11,6 +11,7 @@ from geometry_msgs.msg import TransformStamped  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 
+from crossinfonet_ros import ros_messages  # noqa: E402
 from crossinfonet_ros.hand_frame import quaternion_from_matrix  # noqa: E402
 from crossinfonet_ros.node_params import PARAMETERS, NodeParams  # noqa: E402
 from crossinfonet_ros.pipeline import HandResult  # noqa: E402
@@ -23,13 +24,10 @@ QUARTER_TURN_Z = (0.0, 0.0, math.sqrt(0.5), math.sqrt(0.5))
 
 
 def stamped(parent, child, stamp_s, xyz, q=(0.0, 0.0, 0.0, 1.0)):
-    msg = TransformStamped(child_frame_id=child)
-    msg.header.frame_id = parent
-    msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), round(stamp_s % 1 * 1e9)
-    t, r = msg.transform.translation, msg.transform.rotation
-    t.x, t.y, t.z = xyz
-    r.x, r.y, r.z, r.w = q
-    return msg
+    """A TransformStamped ``parent -> child`` at ``stamp_s`` (the node's own builder)."""
+    header = Header(frame_id=parent)
+    header.stamp.sec, header.stamp.nanosec = int(stamp_s), round(stamp_s % 1 * 1e9)
+    return ros_messages.transform(header, child, xyz, q)
 
 
 def hand(detected=True):
