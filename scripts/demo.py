@@ -214,8 +214,8 @@ def run_demo(args: argparse.Namespace) -> int:
             with PlayerRecorder(topics) as session:
                 session.wait_for_node(node, log_path)
                 first_info = bag.first_raw(topics.info)
-                print(f'[demo] warming the node up on the first frame for {WARMUP_S:g} s '
-                      f'(not counted)', flush=True)
+                print(f'[demo] warming the node up on the first frame until it answers, then '
+                      f'{WARMUP_S:g} s (not counted)', flush=True)
                 warmup = session.warm_up(bag.first_raw(topics.depth), first_info)
                 print(f'[demo] playing {frames} frames of {bag.path} ({topics.depth}) '
                       f'{pace(args)}', flush=True)

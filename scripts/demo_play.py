@@ -99,18 +99,27 @@ class PlayerRecorder:
         self._spin_until(time.monotonic() + SETTLE_S)
 
     def warm_up(self, depth: bytes, info: bytes) -> int:
-        """Feed the node one frame repeatedly for :data:`WARMUP_S`, then forget its answers.
+        """Feed the node one frame repeatedly until it answers (the lifecycle node subscribes
+        when configured and loads its model on activate: new weights are compiled first), then
+        for :data:`WARMUP_S` more, then forget its answers.
 
         :param depth: CDR of the frame
         :param info: CDR of its camera info
         :returns: the number of warm-up answers received (and discarded)
+        :raises DemoError: no answer within :data:`START_TIMEOUT_S`
         """
-        self._publishers['info'].publish(info)
-        end = time.monotonic() + WARMUP_S
-        while time.monotonic() < end:
+        answers = self.recorder.messages['/hand_pose']
+        deadline = time.monotonic() + START_TIMEOUT_S
+        end = None
+        while end is None or time.monotonic() < end:
+            if end is None and answers:
+                end = time.monotonic() + WARMUP_S
+            if time.monotonic() > deadline:
+                raise DemoError(f'hand_pose_node did not answer a frame within '
+                                f'{START_TIMEOUT_S:g} s')
+            self._publishers['info'].publish(info)
             self._publishers['depth'].publish(depth)
             self._spin_until(time.monotonic() + 1.0 / WARMUP_RATE_HZ)
-        answers = self.recorder.messages['/hand_pose']
         count, deadline = -1, time.monotonic() + TAIL_S
         while count != len(answers) and time.monotonic() < deadline:
             count = len(answers)
