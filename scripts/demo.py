@@ -134,6 +134,9 @@ def run_live(args: argparse.Namespace) -> int:
     node = start_node(args, args.depth_topic, args.info_topic, None)
     print(f'[demo] hand_pose_node runs on {args.depth_topic} and {args.info_topic}, publishing '
           f'/hand_pose, /tf and /hand_markers; Ctrl-C stops it', flush=True)
+    # Ctrl-C and SIGTERM stop it, also when started from a background job (a non-interactive
+    # shell starts those with SIGINT ignored, and Python keeps an inherited SIG_IGN).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         code = node.wait()
