@@ -53,3 +53,12 @@ def weights(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(cache.CACHE_ENV, str(base / 'cache'))
         yield path
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes():
+    """After each test: stop any node or camera process it started and left running (a failed
+    assertion before its own stop), so it cannot answer the next tests' frames."""
+    yield
+    from node_process import stop_leftovers
+    stop_leftovers()

@@ -19,6 +19,17 @@ if str(ROOT) not in sys.path:
 from bench.stream_publisher import start_node, start_stream_process  # noqa: E402,F401
 
 
+# Every process started here, so a test that fails half-way leaves no node answering the next
+# tests' frames (conftest stops the leftovers after each test).
+STARTED: list = []
+
+
+def stop_leftovers() -> None:
+    """Stop every process started here that is still running."""
+    while STARTED:
+        stop(STARTED.pop())
+
+
 def start_test_node(weights, *parameters: str, log: Optional[Path] = None,
                     backend: Optional[str] = 'torch') -> subprocess.Popen:
     """hand_pose_node on ``weights`` (``name:=value`` overrides), one inference thread.
@@ -29,13 +40,16 @@ def start_test_node(weights, *parameters: str, log: Optional[Path] = None,
     output = dict(stdout=subprocess.PIPE, text=True) if log is None else \
         dict(stdout=open(log, 'w'))
     chosen = () if backend is None else (f'backend:={backend}',)
-    return start_node(f'weights:={weights}', 'threads:=1', *chosen, *parameters,
-                      stderr=subprocess.STDOUT, **output)
+    process = start_node(f'weights:={weights}', 'threads:=1', *chosen, *parameters,
+                         stderr=subprocess.STDOUT, **output)
+    STARTED.append(process)
+    return process
 
 
 def start_camera(*args: str) -> subprocess.Popen:
     """A camera-driver process (bench/stream_publisher.py); waits until it streams."""
     camera = start_stream_process(*args, stdout=subprocess.PIPE, text=True)
+    STARTED.append(camera)
     line = camera.stdout.readline()
     if 'streaming' not in line:
         camera.kill()
