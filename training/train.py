@@ -53,9 +53,9 @@ VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
                    'base_hm': ('base', True), 'base': ('base', False)}
 # Options that a resumed run may change; every other option comes from the checkpoint.
 # --lr-decay is among them so a long synthetic run can switch to a per-sample-equivalent decay.
-RUN_CONTROL = ('epochs', 'max_steps', 'time_budget', 'workers', 'device', 'threads',
-               'checkpoint_minutes', 'progress', 'lr_decay', 'precision', 'lr', 'batch_size')
-# Limits of one invocation: a later --resume does not inherit them.
+RUN_CONTROL = ('epochs', 'workers', 'device', 'threads', 'checkpoint_minutes', 'progress',
+               'lr_decay', 'precision', 'lr', 'batch_size')
+# Limits of one invocation: taken as given (None = no limit), never from the checkpoint.
 PER_INVOCATION = ('max_steps', 'time_budget')
 # Arguments that --resume never changes: the run's saved value is kept; giving another is an error.
 FIXED_ON_RESUME = ('dataset', 'root', 'variant', 'layout', 'dropout', 'weight_decay', 'seed',
