@@ -21,7 +21,7 @@ from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
 from crossinfonet_ros.one_euro import OneEuroFilter
 from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, detect_hand,
-                                           detect_hand_candidates)
+                                           detect_hand_candidates, prepare_frame)
 
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
 
@@ -124,15 +124,16 @@ class HandPosePipeline:
         if self._filter is not None:
             self._filter.reset()
 
-    def _segment(self, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
+    def _segment(self, frame, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
                  seeded: bool):
-        """The tracked detection (seeded) or the fresh candidates, nearest object first."""
+        """The tracked detection (seeded) or the fresh candidates, nearest object first, on the
+        frame prepared once per image (a lost track then fits the plane once)."""
         started = time.perf_counter()
         if seeded:
-            found = detect_hand(depth_mm, intrinsics, self.config.detector, self._seed_mm)
+            found = detect_hand(depth_mm, intrinsics, self.config.detector, self._seed_mm, frame)
         else:
             found = detect_hand_candidates(depth_mm, intrinsics, self.config.detector,
-                                           self.config.max_candidates)
+                                           self.config.max_candidates, frame)
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return found
 
@@ -236,14 +237,17 @@ class HandPosePipeline:
         :param intrinsics: the camera
         :param time_s: the frame's time stamp, s (for the filter)
         """
-        timings = {'segment': 0.0, 'crop': 0.0, 'inference': 0.0}
+        started = time.perf_counter()
+        frame = prepare_frame(depth_mm, intrinsics, self.config.detector)
+        timings = {'segment': (time.perf_counter() - started) * 1e3, 'crop': 0.0,
+                   'inference': 0.0}
         best, reason = None, ''
         if self.config.tracking and self._seed_mm is not None:
-            best, reason = self._try([self._segment(depth_mm, intrinsics, timings, seeded=True)],
-                                     depth_mm, intrinsics, timings)
+            tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
+            best, reason = self._try([tracked], depth_mm, intrinsics, timings)
         if best is None or best.score < self.config.lost_track_confidence:
             # No track, or a track that no longer looks like a hand: detect afresh.
-            candidates = self._segment(depth_mm, intrinsics, timings, seeded=False)
+            candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
             fresh, fresh_reason = self._try(candidates, depth_mm, intrinsics, timings, best)
             best, reason = fresh, fresh_reason or reason
         if best is None:

@@ -155,9 +155,23 @@ class Detection:
         return self.found
 
 
+def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
+                  config: HandDetectorConfig = HandDetectorConfig()) -> '_BandFrame':
+    """Step 1 for one frame (sub-sampling, band, dominant plane removed), to share between a
+    :func:`detect_hand` with a seed and a :func:`detect_hand_candidates` on the same frame (the
+    pipeline after a lost track): the plane fit (~1 ms) then runs once.
+
+    :param depth_mm: (H, W) depth in mm (as :func:`detect_hand`)
+    :param intrinsics: camera of ``depth_mm``
+    :param config: detector parameters (the detection calls given this frame use its config)
+    :raises ValueError: a depth image that does not match ``intrinsics`` or is not numeric
+    """
+    return _checked_frame(depth_mm, intrinsics, config)
+
+
 def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
                 config: HandDetectorConfig = HandDetectorConfig(),
-                seed_mm=None) -> Detection:
+                seed_mm=None, frame: Optional['_BandFrame'] = None) -> Detection:
     """Locate the hand centre in a depth frame (see the module docstring for the steps).
 
     Always returns a :class:`Detection` (falsy with a ``reason`` when nothing was found, so the
@@ -168,9 +182,10 @@ def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param intrinsics: camera of ``depth_mm``
     :param config: detector parameters
     :param seed_mm: (3,) previous centre in mm to track from, or None to detect
+    :param frame: this frame from :func:`prepare_frame` with ``config`` (saves preparing it)
     :returns: the :class:`Detection`
     """
-    frame = _checked_frame(depth_mm, intrinsics, config)
+    frame = _frame_for(depth_mm, intrinsics, config, frame)
     if not frame.valid.any():
         return _no_valid_depth(config, seeded=seed_mm is not None)
     if seed_mm is not None:
@@ -180,12 +195,12 @@ def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
                              seeded=True)
         # The seed is a previous result: back to the surface it was refined on.
         return _refine(frame, seed - [0.0, 0.0, config.depth_offset_mm], seeded=True)
-    return detect_hand_candidates(depth_mm, intrinsics, config, 1, frame)[0]
+    return detect_hand_candidates(depth_mm, intrinsics, config, 1, frame=frame)[0]
 
 
 def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
                            config: HandDetectorConfig = HandDetectorConfig(),
-                           count: int = 3, _frame=None) -> list:
+                           count: int = 3, frame: Optional['_BandFrame'] = None) -> list:
     """Up to ``count`` hand candidates, nearest object first: the nearest object as
     :func:`detect_hand` finds it, then both ends of the surface it belongs to (step 6; with
     ``count`` > 1 and ``object_ends``), then the nearest object once that one is set aside,
@@ -199,14 +214,22 @@ def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param intrinsics: camera of ``depth_mm``
     :param config: detector parameters
     :param count: most candidates to return (>= 1)
+    :param frame: this frame from :func:`prepare_frame` with ``config`` (left as it was given)
     :returns: the found candidates in order, or a one-element list holding the falsy
         :class:`Detection` that says why none was found
     """
-    frame = _frame if _frame is not None else _checked_frame(depth_mm, intrinsics, config)
+    frame = _frame_for(depth_mm, intrinsics, config, frame)
     if not frame.valid.any():
         return [_no_valid_depth(config, seeded=False)]
+    valid = frame.valid.copy()  # objects are set aside in frame.valid while searching
+    try:
+        return _candidates(frame, config, max(1, int(count)))
+    finally:
+        frame.valid = valid
+
+
+def _candidates(frame: '_BandFrame', config: HandDetectorConfig, count: int) -> list:
     found, failure = [], None
-    count = max(1, int(count))
     for _ in range(2 * count):  # objects too small to be a hand are not candidates
         front, reason, pixels = _nearest_object(frame)
         starts = [] if front is None else [front]
@@ -230,6 +253,16 @@ def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
     return found or [failure]
 
 
+def _frame_for(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig,
+               frame: Optional['_BandFrame']) -> '_BandFrame':
+    if frame is None:
+        return _checked_frame(depth_mm, intrinsics, config)
+    if frame.source is not depth_mm or frame.config != config or frame.intrinsics != intrinsics:
+        raise ValueError('the prepared frame was made from another depth image, detector config'
+                         ' or camera')
+    return frame
+
+
 def _checked_frame(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig) -> '_BandFrame':
     depth = np.asarray(depth_mm)
     if depth.shape != (intrinsics.height, intrinsics.width):
@@ -237,7 +270,9 @@ def _checked_frame(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig)
                          f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
     if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
         raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
-    return _BandFrame(depth, intrinsics, config)
+    frame = _BandFrame(depth, intrinsics, config)
+    frame.source = depth_mm
+    return frame
 
 
 def _no_valid_depth(config: HandDetectorConfig, seeded: bool) -> Detection:
@@ -260,6 +295,7 @@ class _BandFrame:
     """The strided sub-sampling of a frame, its in-band mask, and 3D points of pixel windows."""
 
     def __init__(self, depth: np.ndarray, intrinsics: Intrinsics, config: HandDetectorConfig):
+        self.source = None  # the image given to prepare_frame (detection checks it gets that)
         self.step = int(config.downsample)
         self.config = config
         self.intrinsics = intrinsics

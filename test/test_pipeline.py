@@ -115,3 +115,18 @@ def test_candidates_run_as_one_batch_and_only_the_winner_is_recentred(estimator,
     winner = max(batched, key=lambda attempt: attempt.score)
     np.testing.assert_allclose(calls[1][0], winner.palm_mm, atol=1e-6)
     np.testing.assert_allclose(np.array(result.center_m) * 1000, winner.palm_mm, atol=1e-6)
+
+
+def test_a_lost_track_fits_the_plane_once(estimator, monkeypatch):
+    from crossinfonet_ros import segmentation
+    fits = []
+    real_fit = segmentation.dominant_plane
+    monkeypatch.setattr(segmentation, 'dominant_plane',
+                        lambda *args: fits.append(1) or real_fit(*args))
+    # A bar no track reaches: every tracked frame also detects afresh, on the same frame.
+    pipeline = make_pipeline(estimator, lost_track_confidence=2.0, refine_passes=0)
+    sample = render_frame(0, 1)
+    assert pipeline.process(sample.depth_mm, sample.intrinsics, 0.0).detected
+    fits.clear()
+    second = pipeline.process(sample.depth_mm, sample.intrinsics, 1 / 30)
+    assert second.detected and len(fits) == 1

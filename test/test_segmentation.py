@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from crossinfonet_ros.camera import D435_640X480
+from crossinfonet_ros import segmentation
 from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, _BandFrame,
-                                           detect_hand, detect_hand_candidates)
+                                           detect_hand, detect_hand_candidates, prepare_frame)
 from test_codec import render_scene
 
 CAMERA = D435_640X480
@@ -179,6 +180,42 @@ def test_candidates_come_nearest_object_first_each_set_aside_for_the_next():
     np.testing.assert_allclose(detect_hand(depth, CAMERA, SURFACE).center_mm, box, atol=5.0)
     empty = detect_hand_candidates(np.zeros_like(depth), CAMERA, SURFACE)
     assert len(empty) == 1 and not empty[0] and 'no valid depth' in empty[0].reason
+
+
+def test_a_prepared_frame_serves_tracking_and_candidates_with_one_plane_fit(scene, monkeypatch):
+    fits = []
+    real_fit = segmentation.dominant_plane
+    monkeypatch.setattr(segmentation, 'dominant_plane',
+                        lambda *args: fits.append(1) or real_fit(*args))
+    config = HandDetectorConfig()
+    alone = [detect_hand(scene, CAMERA, config, HAND),
+             *detect_hand_candidates(scene, CAMERA, config, count=3)]
+    assert len(fits) == 2 and alone[0].seeded and alone[1]
+    fits.clear()
+    frame = prepare_frame(scene, CAMERA, config)
+    valid = frame.valid.copy()
+    shared = [detect_hand(scene, CAMERA, config, HAND, frame),
+              *detect_hand_candidates(scene, CAMERA, config, 3, frame)]
+    assert len(fits) == 1  # the table was fitted once for both
+    np.testing.assert_array_equal(frame.valid, valid)  # set-aside objects are put back
+    assert [bool(d) for d in shared] == [bool(d) for d in alone]
+    for ours, theirs in zip(shared, alone):
+        np.testing.assert_allclose(ours.center_mm, theirs.center_mm)
+    # Again on the same frame: the same candidates (nothing was used up).
+    again = detect_hand_candidates(scene, CAMERA, config, 3, frame)
+    np.testing.assert_allclose([d.center_mm for d in again], [d.center_mm for d in shared[1:]])
+
+
+def test_a_prepared_frame_is_refused_for_another_image_config_or_camera(scene):
+    frame = prepare_frame(scene, CAMERA, SURFACE)
+    other_camera = dataclasses.replace(CAMERA, fx=CAMERA.fx + 1.0)
+    for call in (lambda: detect_hand(scene.copy(), CAMERA, SURFACE, frame=frame),
+                 lambda: detect_hand_candidates(scene, CAMERA, HandDetectorConfig(), frame=frame),
+                 lambda: detect_hand(scene, other_camera, SURFACE, frame=frame)):
+        with pytest.raises(ValueError, match='prepared frame was made from another'):
+            call()
+    with pytest.raises(ValueError, match='shape'):
+        prepare_frame(scene[:100], CAMERA, SURFACE)
 
 
 def _reaching_arm(step_mm: float = 25.0):
