@@ -78,6 +78,7 @@ def test_resume_is_identical_to_a_straight_run(straight, tmp_path, first_leg):
     (['--resume'], 'no checkpoint'),
     (['--variant', 'huge'], 'invalid choice'),
     (['--device', 'cpu', '--precision', 'fp16'], '--precision fp16 needs CUDA'),
+    (['--augment', 'rot,flip'], "unknown augmentation mode(s) ['flip']"),
 ])
 def test_bad_arguments_exit_with_one_line(tmp_path, capsys, argv, message):
     status = train.main(['--out', str(tmp_path / 'run'), *argv])
@@ -123,11 +124,33 @@ def test_resume_can_restart_the_lr_and_change_the_batch_size_between_epochs(tmp_
     assert state['optimizer']['param_groups'][0]['lr'] == pytest.approx(1.25e-4)
 
 
+def test_resume_can_change_dropout_and_augmentation_for_a_last_phase(tmp_path):
+    run_dir = tmp_path / 'run'
+    _run(run_dir, '--epochs', '1')
+    args = train.parse_args(['--out', str(run_dir), '--resume', '--epochs', '2', '--dropout',
+                             '0', '--augment', 'com,none,none'])
+    assert (args.dropout, args.augment) == (0.0, ('com', 'none', 'none'))
+    data = train.build_data(args)
+    assert data.train.config.modes == ('com', 'none', 'none')
+    network = train.training_model(train.model_config_for(args, data.layout), torch.device('cpu'))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in network.modules())
+    train.run(args, data)
+    state = load_checkpoint(run_dir / 'checkpoint.pt')
+    assert state['epoch'] == 2
+    assert (state['args']['dropout'], tuple(state['args']['augment'])) == \
+        (0.0, ('com', 'none', 'none'))
+    # The next resume keeps them; a run that never named them has the spec's defaults.
+    again = train.parse_args(['--out', str(run_dir), '--resume', '--epochs', '3'])
+    assert (again.dropout, again.augment) == (0.0, ('com', 'none', 'none'))
+    fresh = train.parse_args(TINY + ['--out', str(tmp_path / 'other')])
+    assert (fresh.dropout, fresh.augment) == (0.4, ('com', 'rot', 'sc', 'none'))
+
+
 @pytest.mark.parametrize('first_leg, argv, message', [
     (['--epochs', '1'], ['--seed', '4'], '--seed cannot change on --resume'),
     (['--epochs', '1'], ['--variant', 'base'], '--variant cannot change on --resume'),
     (['--epochs', '1'], ['--seed', '0'], '--seed cannot change on --resume'),
-    (['--epochs', '1'], ['--dropout', '0'], '--dropout cannot change on --resume'),
+    (['--epochs', '1'], ['--weight-decay', '0'], '--weight-decay cannot change on --resume'),
     (['--epochs', '2', '--max-steps', '3'], ['--batch-size', '4'],
      '--batch-size can change only between epochs'),
 ])

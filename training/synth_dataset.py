@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from training.augment import AUGMENT_MODES, AugmentConfig
 from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
@@ -112,16 +113,17 @@ def build_data(args: Any) -> TrainData:
     """Training and validation sets for the parsed ``training.train`` arguments.
 
     :param args: namespace with dataset, root, layout, cube, seed, train_size, val_size,
-        fixed_pool
+        fixed_pool and optionally augment (the modes; default all, spec 3.7)
     :raises DataError: one line naming the problem
     """
+    augment = AugmentConfig(modes=tuple(getattr(args, 'augment', None) or AUGMENT_MODES))
     if args.dataset == 'synthetic':
         config = synth_config(args.cube)
         train = SyntheticSamples(args.seed, args.train_size, config, args.layout,
                                  fresh_per_epoch=not args.fixed_pool)
         val = SyntheticSamples(validation_seed(args.seed), args.val_size, config, args.layout,
                                fresh_per_epoch=False)
-        return TrainData(AugmentedDataset(train, seed=args.seed),
+        return TrainData(AugmentedDataset(train, augment, seed=args.seed),
                          AugmentedDataset(val, augment=False), args.layout, float(args.cube))
     options = {'cube': args.cube} if args.cube else {}
     try:
@@ -140,6 +142,7 @@ def build_data(args: Any) -> TrainData:
     val_indices, train_indices = order[:val_size], np.sort(order[val_size:])
     cube = dataset.cube if not isinstance(dataset.cube, (tuple, list)) \
         else 0.5 * (dataset.cube[0] + dataset.cube[1])
-    return TrainData(AugmentedDataset(IndexSubset(dataset, train_indices), seed=args.seed),
+    return TrainData(AugmentedDataset(IndexSubset(dataset, train_indices), augment,
+                                      seed=args.seed),
                      AugmentedDataset(IndexSubset(dataset, np.sort(val_indices)),
                                       augment=False), dataset.layout, float(cube))

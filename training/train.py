@@ -44,6 +44,7 @@ from tqdm import tqdm
 from crossinfonet_ros.layouts import LAYOUTS
 from crossinfonet_ros.model import CrossInfoLoss, CrossInfoNet, LossConfig, ModelConfig
 from training import checkpoint as ckpt
+from training.augment import AUGMENT_MODES, AugmentConfig
 from training.synth_dataset import DataError, TrainData, build_data
 from training.engine import RunningStats, evaluate, train_steps
 
@@ -53,12 +54,13 @@ VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
                    'base_hm': ('base', True), 'base': ('base', False)}
 # Options that a resumed run may change; every other option comes from the checkpoint.
 # --lr-decay is among them so a long synthetic run can switch to a per-sample-equivalent decay.
+# --dropout and --augment too, for a last phase fitted closer to the data the model will see.
 RUN_CONTROL = ('epochs', 'workers', 'device', 'threads', 'checkpoint_minutes', 'progress',
-               'lr_decay', 'precision', 'lr', 'batch_size')
+               'lr_decay', 'precision', 'lr', 'batch_size', 'dropout', 'augment')
 # Limits of one invocation: taken as given (None = no limit), never from the checkpoint.
 PER_INVOCATION = ('max_steps', 'time_budget')
 # Arguments that --resume never changes: the run's saved value is kept; giving another is an error.
-FIXED_ON_RESUME = ('dataset', 'root', 'variant', 'layout', 'dropout', 'weight_decay', 'seed',
+FIXED_ON_RESUME = ('dataset', 'root', 'variant', 'layout', 'weight_decay', 'seed',
                    'cube', 'train_size', 'val_size', 'fixed_pool')
 DEFAULT_BATCH_SIZE = 128  # spec 4
 DEFAULT_LR = 1e-3  # Adam, spec 2.4
@@ -82,6 +84,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _augment_modes(text: str) -> tuple:
+    modes = tuple(mode.strip() for mode in text.split(','))
+    try:
+        AugmentConfig(modes=modes)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return modes
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = _Parser(prog='python -m training.train', description=__doc__.split('\n')[0])
@@ -101,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     add('--lr-decay', type=float,
         help=f'lr factor per epoch (default {PAPER_LR_DECAY}, spec 4; on --resume: changes it)')
     add('--dropout', type=float,
-        help=f'drop probability of the FC layers (default {DEFAULT_DROPOUT}, spec 4)')
+        help=f'drop probability of the FC layers (default {DEFAULT_DROPOUT}, spec 4; on'
+             ' --resume: changes it)')
+    add('--augment', type=_augment_modes,
+        help=f'augmentation modes, comma-separated, one drawn per sample (default'
+             f' {",".join(AUGMENT_MODES)}, spec 3.7; repeat a mode to weight it; on --resume:'
+             ' changes them)')
     add('--weight-decay', type=float,
         help=f'coupled L2 factor in the loss (default {DEFAULT_WEIGHT_DECAY:g})')
     add('--device', help='auto (default), cpu or cuda')
@@ -176,6 +192,7 @@ def _fill_defaults(args: argparse.Namespace) -> None:
     args.dataset = args.dataset or 'synthetic'
     args.variant = args.variant or 'cross_hm'
     args.dropout = DEFAULT_DROPOUT if args.dropout is None else args.dropout
+    args.augment = tuple(getattr(args, 'augment', None) or AUGMENT_MODES)  # absent: older runs
     args.weight_decay = DEFAULT_WEIGHT_DECAY if args.weight_decay is None else args.weight_decay
     args.seed = 0 if args.seed is None else args.seed
     args.train_size = DEFAULT_TRAIN_SIZE if args.train_size is None else args.train_size
@@ -475,6 +492,7 @@ def training_record(args: argparse.Namespace, epoch: int, val_error: float) -> d
     return {'dataset': args.dataset, 'variant': args.variant, 'epochs': epoch,
             'batch_size': args.batch_size, 'lr': args.lr, 'lr_decay': args.lr_decay,
             'train_size_per_epoch': args.train_size, 'seed': args.seed,
+            'dropout': args.dropout, 'augment': list(args.augment),
             'val_error_mm': val_error, 'val_split': 'synthetic held-out seed'
             if args.dataset == 'synthetic' else 'held-out part of the training split'}
 
