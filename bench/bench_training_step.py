@@ -6,7 +6,7 @@ The network is built as ``training.train`` builds it (``training_model``: channe
 
 Random crops and targets of the shipped model's shape (hands2017, cross_hm); the two precisions
 alternate so a noisy machine loads both alike. bf16 is skipped (and said so) on CPUs without
-native bf16 (``training.train.cpu_has_bf16``).
+native bf16 (``training.train_args.cpu_has_bf16``).
 """
 
 import argparse
@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crossinfonet_ros.model import CrossInfoLoss, ModelConfig  # noqa: E402
-from training.train import cpu_has_bf16, training_model  # noqa: E402
+from training.train import training_model  # noqa: E402
+from training.train_args import cpu_has_bf16  # noqa: E402
 
 
 def main() -> int:
