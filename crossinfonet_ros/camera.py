@@ -1,6 +1,9 @@
-"""Pinhole camera model: pixel + depth (uvd) <-> camera-frame xyz."""
+"""Pinhole camera model: pixel + depth (uvd) <-> camera-frame xyz; intrinsics by stamp."""
 
+from collections import OrderedDict
 from dataclasses import dataclass
+import threading
+from typing import Hashable, Optional
 
 import numpy as np
 
@@ -73,3 +76,34 @@ class Intrinsics:
 # RealSense D435 depth stream at 640x480 (typical factory calibration); the renderer's and the
 # demo's default camera.
 D435_640X480 = Intrinsics(fx=383.0, fy=383.0, cx=320.0, cy=240.0, width=640, height=480)
+
+
+class IntrinsicsByStamp:
+    """The last few camera infos by stamp, for matching images to the intrinsics sent with them
+    (drivers stamp both alike); an image without its own gets the newest.
+
+    Thread-safe: infos arrive on one thread, images are processed on another.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        """:param size: stamps remembered (16: ~0.5 s of a 30 Hz camera)"""
+        if size < 1:
+            raise ValueError(f'size must be at least 1, got {size}')
+        self._size = size
+        self._by_stamp: 'OrderedDict[Hashable, Intrinsics]' = OrderedDict()
+        self._lock = threading.Lock()
+        self.newest: Optional[Intrinsics] = None  # the last one added
+
+    def add(self, stamp: Hashable, intrinsics: Intrinsics) -> None:
+        """Remember ``intrinsics`` under ``stamp``; the oldest stamp beyond ``size`` goes."""
+        with self._lock:
+            self._by_stamp[stamp] = intrinsics
+            self._by_stamp.move_to_end(stamp)
+            while len(self._by_stamp) > self._size:
+                self._by_stamp.popitem(last=False)
+            self.newest = intrinsics
+
+    def for_stamp(self, stamp: Hashable) -> Optional[Intrinsics]:
+        """The intrinsics sent with ``stamp``, else the newest (None before any)."""
+        with self._lock:
+            return self._by_stamp.get(stamp, self.newest)

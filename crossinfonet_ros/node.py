@@ -26,7 +26,7 @@ topics. With ``autostart`` (the default) the node configures and activates itsel
 it runs without a lifecycle manager; a start error then stops it like any other.
 """
 
-from collections import OrderedDict, deque
+from collections import deque
 import signal
 import sys
 import threading
@@ -50,12 +50,12 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 import crossinfonet_ros
-from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.codec import joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node_params import PARAMETERS, NodeParams, find_shipped_weights
-from crossinfonet_ros.node_stats import NodeStats, Throttle
+from crossinfonet_ros.node_stats import NodeStats, Throttle, health
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
@@ -83,7 +83,6 @@ TF_STATIC_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 WARN_PERIOD_S = 5.0
 WEIGHTS_POLL_PERIOD_S = 1.0  # how often the weights file is looked at
-INFO_BY_STAMP = 16  # camera infos remembered by stamp (~0.5 s at 30 Hz)
 
 
 class StartupError(RuntimeError):
@@ -108,8 +107,7 @@ class HandPoseNode(LifecycleNode):
         self.pipeline: Optional[HandPosePipeline] = None
         self.stats = NodeStats()
         self._throttle = Throttle(WARN_PERIOD_S)
-        self._intrinsics: Optional[Intrinsics] = None  # newest valid camera info
-        self._info_by_stamp: 'OrderedDict[tuple, Intrinsics]' = OrderedDict()
+        self._camera_infos = IntrinsicsByStamp()  # valid camera infos, matched to images
         self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
         self._target: Optional[TargetFrame] = None  # with target_frame set, from configure
         self._markers_shown = False
@@ -332,11 +330,7 @@ class HandPoseNode(LifecycleNode):
             self._warn('camera_info', f'ignoring camera info on {msg.header.frame_id!r}: '
                                       f'{error}')
             return
-        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        self._info_by_stamp[stamp] = intrinsics
-        while len(self._info_by_stamp) > INFO_BY_STAMP:
-            self._info_by_stamp.popitem(last=False)
-        self._intrinsics = intrinsics
+        self._camera_infos.add((msg.header.stamp.sec, msg.header.stamp.nanosec), intrinsics)
 
     def _on_tf(self, msg: TFMessage, static: bool) -> None:
         try:
@@ -386,7 +380,7 @@ class HandPoseNode(LifecycleNode):
             self.stats.reject('inactive')
             return None
         stamp = msg.header.stamp
-        intrinsics = self._info_by_stamp.get((stamp.sec, stamp.nanosec), self._intrinsics)
+        intrinsics = self._camera_infos.for_stamp((stamp.sec, stamp.nanosec))
         if intrinsics is None:
             self.stats.reject('no_camera_info')
             self._warn('no_camera_info', 'skipping depth frames until a valid camera info '
@@ -466,18 +460,9 @@ class HandPoseNode(LifecycleNode):
         status = DiagnosticStatus(
             name=f'{self.get_name()}: hand pose pipeline',
             hardware_id=pipeline.estimator.device if pipeline else self.params.device)
-        if pipeline is None:
-            status.level, status.message = DiagnosticStatus.WARN, 'inactive: no model loaded'
-        elif self._intrinsics is None:
-            status.level, status.message = DiagnosticStatus.WARN, 'no camera info received yet'
-        elif window.get('rejected', 0) or window.get('dropped', 0):
-            status.level = DiagnosticStatus.WARN
-            status.message = (f'{window.get("rejected", 0)} rejected, '
-                              f'{window.get("dropped", 0)} dropped in the last period')
-        elif not window.get('input', 0):
-            status.level, status.message = DiagnosticStatus.WARN, 'no depth images'
-        else:
-            status.level, status.message = DiagnosticStatus.OK, 'running'
+        ok, status.message = health(pipeline is not None, self._camera_infos.newest is not None,
+                                    window)
+        status.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
         status.values = [KeyValue(key=k, value=v) for k, v in pairs]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

@@ -1,4 +1,5 @@
-"""Rolling counters and latency percentiles behind the node's /diagnostics status (ROS-free)."""
+"""Rolling counters and latency percentiles behind the node's /diagnostics status, and the
+rule that turns them into a health level (ROS-free)."""
 
 from collections import Counter, deque
 import threading
@@ -77,6 +78,26 @@ class NodeStats:
             pairs.append(('bad_transform_total', str(total['bad_transform'])))
         pairs += [(f'rejected_{reason}', str(n)) for reason, n in sorted(rejected.items())]
         return pairs, dict(window)
+
+
+def health(active: bool, has_camera_info: bool, window: Dict[str, int]) -> Tuple[bool, str]:
+    """``(ok, message)`` of the node's diagnostic status: not ok while inactive, before any
+    camera info, when frames were rejected or dropped in the period, or when none came in.
+
+    :param active: a model is loaded and frames are answered
+    :param has_camera_info: a valid camera info has arrived
+    :param window: the period's counts (:meth:`NodeStats.report`)
+    """
+    if not active:
+        return False, 'inactive: no model loaded'
+    if not has_camera_info:
+        return False, 'no camera info received yet'
+    rejected, dropped = window.get('rejected', 0), window.get('dropped', 0)
+    if rejected or dropped:
+        return False, f'{rejected} rejected, {dropped} dropped in the last period'
+    if not window.get('input', 0):
+        return False, 'no depth images'
+    return True, 'running'
 
 
 class Throttle:

@@ -101,7 +101,8 @@ def main(argv=None) -> int:
         return 1
     unknown = [epoch for epoch, _ in args.mark if epoch not in metrics['epoch']]
     if unknown:
-        print(f'plot_training: error: --mark epoch(s) {unknown} are not in the run', file=sys.stderr)
+        print(f'plot_training: error: --mark epoch(s) {unknown} are not in the run',
+              file=sys.stderr)
         return 1
     plot(metrics, args.mark, args.out)
     print(f'wrote {args.out}')

@@ -61,10 +61,11 @@ class Harness:
         info.header.frame_id = FRAME_ID
         info.k = [float(v) for v in np.asarray(k, dtype=np.float64).reshape(-1)]
         before = self.node.stats.totals().get('rejected_camera_info', 0)
-        good = self.node._intrinsics
+        good = self.node._camera_infos.newest
         self.info_pub.publish(info)
-        self.spin_until(lambda: self.node._intrinsics is not good or self.node.stats.totals()
-                        .get('rejected_camera_info', 0) > before, what='camera info')
+        self.spin_until(lambda: self.node._camera_infos.newest is not good
+                        or self.node.stats.totals().get('rejected_camera_info', 0) > before,
+                        what='camera info')
 
     def image(self, fields):
         self.stamp += 1

@@ -59,7 +59,7 @@ class Rig:
         info = CameraInfo(width=640, height=480)
         info.k = [float(v) for v in self.sample.intrinsics.matrix().reshape(-1)]
         self.info_pub.publish(info)
-        self.spin_until(lambda: self.node._intrinsics is not None, 'camera info')
+        self.spin_until(lambda: self.node._camera_infos.newest is not None, 'camera info')
 
     def send_frame(self):
         """Publish one hand frame, spin until the node has dealt with it; its stamp."""

@@ -53,7 +53,7 @@ def setup(weights):
     info = CameraInfo(width=640, height=480)
     info.k = [float(v) for v in samples[0].intrinsics.matrix().reshape(-1)]
     pubs[1].publish(info)
-    spin_until(lambda: node._intrinsics is not None, 'camera info')
+    spin_until(lambda: node._camera_infos.newest is not None, 'camera info')
 
     def send(sample, sec, nanosec=0):
         msg = Image(**encode_depth(sample.depth_mm))
