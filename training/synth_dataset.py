@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from training.augment import AUGMENT_MODES, AugmentConfig
+from training.augment import AugmentConfig
 from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
@@ -113,10 +113,10 @@ def build_data(args: Any) -> TrainData:
     """Training and validation sets for the parsed ``training.train`` arguments.
 
     :param args: namespace with dataset, root, layout, cube, seed, train_size, val_size,
-        fixed_pool and optionally augment (the modes; default all, spec 3.7)
+        fixed_pool, augment (the augmentation modes)
     :raises DataError: one line naming the problem
     """
-    augment = AugmentConfig(modes=tuple(getattr(args, 'augment', None) or AUGMENT_MODES))
+    augment = AugmentConfig(modes=tuple(args.augment))
     if args.dataset == 'synthetic':
         config = synth_config(args.cube)
         train = SyntheticSamples(args.seed, args.train_size, config, args.layout,
