@@ -166,7 +166,15 @@ def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param config: detector parameters (the detection calls given this frame use its config)
     :raises ValueError: a depth image that does not match ``intrinsics`` or is not numeric
     """
-    return _checked_frame(depth_mm, intrinsics, config)
+    depth = np.asarray(depth_mm)
+    if depth.shape != (intrinsics.height, intrinsics.width):
+        raise ValueError(f'depth image has shape {depth.shape}, the intrinsics describe '
+                         f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
+    if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
+        raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
+    frame = _BandFrame(depth, intrinsics, config)
+    frame.source = depth_mm
+    return frame
 
 
 def detect_hand(depth_mm: np.ndarray, intrinsics: Intrinsics,
@@ -256,22 +264,10 @@ def _candidates(frame: '_BandFrame', config: HandDetectorConfig, count: int) -> 
 def _frame_for(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig,
                frame: Optional['_BandFrame']) -> '_BandFrame':
     if frame is None:
-        return _checked_frame(depth_mm, intrinsics, config)
+        return prepare_frame(depth_mm, intrinsics, config)
     if frame.source is not depth_mm or frame.config != config or frame.intrinsics != intrinsics:
         raise ValueError('the prepared frame was made from another depth image, detector config'
                          ' or camera')
-    return frame
-
-
-def _checked_frame(depth_mm, intrinsics: Intrinsics, config: HandDetectorConfig) -> '_BandFrame':
-    depth = np.asarray(depth_mm)
-    if depth.shape != (intrinsics.height, intrinsics.width):
-        raise ValueError(f'depth image has shape {depth.shape}, the intrinsics describe '
-                         f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
-    if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
-        raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
-    frame = _BandFrame(depth, intrinsics, config)
-    frame.source = depth_mm
     return frame
 
 
