@@ -79,6 +79,7 @@ def test_resume_is_identical_to_a_straight_run(straight, tmp_path, first_leg):
     (['--variant', 'huge'], 'invalid choice'),
     (['--device', 'cpu', '--precision', 'fp16'], '--precision fp16 needs CUDA'),
     (['--augment', 'rot,flip'], "unknown augmentation mode(s) ['flip']"),
+    (['--ema', '1'], '--ema must be in [0, 1), got 1.0'),
 ])
 def test_bad_arguments_exit_with_one_line(tmp_path, capsys, argv, message):
     status = train.main(['--out', str(tmp_path / 'run'), *argv])
@@ -171,3 +172,28 @@ def test_resume_needs_only_the_run_folder(tmp_path):
     _run(run_dir, '--epochs', '1', '--variant', 'base', '--dropout', '0')
     args = train.parse_args(['--out', str(run_dir), '--resume', '--epochs', '2'])
     assert (args.variant, args.dropout, args.seed, args.train_size) == ('base', 0.0, 3, 4)
+
+
+def test_weight_average_is_validated_kept_and_resumed_exactly(tmp_path):
+    straight_dir, resumed_dir = tmp_path / 'straight', tmp_path / 'resumed'
+    _run(straight_dir, '--epochs', '2', '--ema', '0.5')
+    _run(resumed_dir, '--epochs', '2', '--max-steps', '3', '--ema', '0.5')  # stops mid-epoch 2
+    _run(resumed_dir, '--resume', '--epochs', '2')  # --ema comes from the checkpoint
+    a = load_checkpoint(straight_dir / 'checkpoint.pt')
+    b = load_checkpoint(resumed_dir / 'checkpoint.pt')
+    assert a['weight_average']['updates'] == b['weight_average']['updates'] == 4
+    for name, tensor in a['weight_average']['model'].items():
+        assert torch.equal(tensor, b['weight_average']['model'][name]), name
+    # The average is what best.pt keeps: after one epoch (best so far by definition) it is the
+    # average, not the trained weights.
+    first = tmp_path / 'first'
+    _run(first, '--epochs', '1', '--ema', '0.5')
+    state = load_checkpoint(first / 'checkpoint.pt')
+    best = torch.load(first / 'best.pt', weights_only=True)
+    name = next(key for key, value in best['model'].items() if value.is_floating_point()
+                and not torch.equal(value, state['model'][key]))
+    assert torch.equal(best['model'][name], state['weight_average']['model'][name])
+    assert best['training']['ema'] == 0.5
+    # --ema 0 on a resume switches it off: no average is saved any more.
+    _run(first, '--resume', '--epochs', '2', '--ema', '0')
+    assert load_checkpoint(first / 'checkpoint.pt')['weight_average'] is None

@@ -14,10 +14,13 @@ gain, so the error stays above 100 mm for a while (the released code logs ~55 mm
 VALIDATION split (a held-out seed for synthetic data, a held-out part of the training split for
 real data); the test split is never looked at.
 
-Every ``RUN_DIR/checkpoint.pt`` holds model, optimiser, scheduler, AMP scaler, epoch and step,
-the epoch's running sums and the python / numpy / torch RNG states; it is written atomically at
-every epoch end, every ``--checkpoint-minutes`` and on stopping (``--max-steps`` /
-``--time-budget``). The batch order and augmentation draws depend only on (seed, epoch, index),
+``--ema DECAY`` keeps an exponential moving average of the weights
+(:mod:`training.weight_average`); it is then the model validated and kept as ``best.pt``.
+
+Every ``RUN_DIR/checkpoint.pt`` holds model, weight average, optimiser, scheduler, AMP scaler,
+epoch and step, the epoch's running sums and the python / numpy / torch RNG states; it is
+written atomically at every epoch end, every ``--checkpoint-minutes`` and on stopping
+(``--max-steps`` / ``--time-budget``). The batch order and augmentation draws depend only on (seed, epoch, index),
 so ``--resume`` continues exactly where the run stopped, even mid-epoch.
 
 Multi-GPU: ``torchrun --nproc_per_node N -m training.train ...`` (same arguments). Each rank
@@ -46,6 +49,7 @@ from training import checkpoint as ckpt
 from training.synth_dataset import DataError, TrainData, build_data
 from training.engine import RunningStats, evaluate, train_steps
 from training.train_args import VARIANT_CONFIGS, UsageError, autocast_dtype, parse_args
+from training.weight_average import WeightAverage
 
 CSV_FIELDS = ('epoch', 'steps', 'samples', 'lr', 'train_loss', 'train_error_mm',
               'val_error_mm', 'best_val_error_mm', 'seconds')
@@ -156,6 +160,11 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
             scheduler._last_lr = [args.restart_lr] * len(optimizer.param_groups)
         if writer_rank:  # a run killed while saving leaves its temp file (up to a checkpoint)
             ckpt.remove_stale_temps(run_dir)
+    # --ema: validated and kept as best.pt instead of the trained weights; switched on by a
+    # --resume it starts as a copy of the network.
+    average = WeightAverage(model, args.ema) if args.ema else None
+    if average is not None and args.resume and saved.get('weight_average'):
+        average.load_state_dict(saved['weight_average'])
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -180,6 +189,7 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
             'epoch': state['epoch'], 'step': state['step'],
             'global_step': state['global_step'], 'stats': state['stats'].to_dict(),
             'best': state['best'], 'seconds': state['seconds'], 'rng': ckpt.capture_rng_state(),
+            'weight_average': average.state_dict() if average is not None else None,
             'args': vars(args), **meta})
         last_save[0] = time.monotonic()
 
@@ -197,6 +207,8 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
                    dynamic_ncols=True)
 
         def after_step(stats: RunningStats) -> bool:
+            if average is not None:
+                average.update(model)
             state['step'] += 1
             state['global_step'] += 1
             bar.update(1)
@@ -219,8 +231,8 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
             save()
             break
         state['seconds'] = seconds_before + time.monotonic() - started
-        _finish_epoch(args, model, data, device, state, optimizer, board if writer_rank else None,
-                      run_dir if writer_rank else None, meta)
+        _finish_epoch(args, model, average, data, device, state, optimizer,
+                      board if writer_rank else None, run_dir if writer_rank else None, meta)
         scheduler.step()
         state['epoch'] += 1
         state['step'] = 0
@@ -236,13 +248,24 @@ def run(args: argparse.Namespace, data: Optional[TrainData] = None) -> dict:
             'global_step': state['global_step'], 'run_dir': str(run_dir), 'rank': rank}
 
 
-def _finish_epoch(args, model, data, device, state, optimizer, board, run_dir, meta) -> None:
-    """Validate, log the epoch (CSV, TensorBoard) and keep the best model (rank 0 writes)."""
+def _finish_epoch(args, model, average, data, device, state, optimizer, board, run_dir,
+                  meta) -> None:
+    """Validate, log the epoch (CSV, TensorBoard) and keep the best model (rank 0 writes).
+
+    With a weight average the average is the model validated and kept; the trained weights'
+    validation error is printed beside it and logged to TensorBoard as ``val_error_mm_trained``.
+    """
     stats = state['stats']
-    result = evaluate(model, DataLoader(data.val, batch_size=min(args.batch_size, 64),
-                                        num_workers=args.workers,
-                                        generator=_generator(args.seed, -1)), device)
-    val_error = result['error_mm']
+
+    def validate(network) -> float:
+        return evaluate(network, DataLoader(data.val, batch_size=min(args.batch_size, 64),
+                                            num_workers=args.workers,
+                                            generator=_generator(args.seed, -1)),
+                        device)['error_mm']
+
+    kept = average.model if average is not None else model
+    val_error = validate(kept)
+    trained_error = validate(model) if average is not None else None
     improved = val_error < state['best']
     if improved:
         state['best'] = val_error
@@ -257,12 +280,17 @@ def _finish_epoch(args, model, data, device, state, optimizer, board, run_dir, m
     append_metrics_row(run_dir / 'metrics.csv', row)
     for key in ('train_loss', 'train_error_mm', 'val_error_mm', 'lr'):
         board.add_scalar(key, row[key], epoch)
+    trained = ''
+    if trained_error is not None:
+        board.add_scalar('val_error_mm_trained', trained_error, epoch)
+        trained = f', trained weights {trained_error:.2f}'
     board.flush()
     print(f'epoch {epoch}: loss {stats.loss:.4f} train {stats.error_mm:.2f} mm'
-          f' val {val_error:.2f} mm (best {state["best"]:.2f})', file=sys.stderr, flush=True)
+          f' val {val_error:.2f} mm{trained} (best {state["best"]:.2f})', file=sys.stderr,
+          flush=True)
     if improved:
         ckpt.save_atomically(run_dir / ckpt.BEST_NAME, {
-            'model': model.state_dict(), 'epoch': epoch, 'val_error_mm': val_error,
+            'model': kept.state_dict(), 'epoch': epoch, 'val_error_mm': val_error,
             'training': training_record(args, epoch, val_error), **meta})
 
 
@@ -271,7 +299,7 @@ def training_record(args: argparse.Namespace, epoch: int, val_error: float) -> d
     return {'dataset': args.dataset, 'variant': args.variant, 'epochs': epoch,
             'batch_size': args.batch_size, 'lr': args.lr, 'lr_decay': args.lr_decay,
             'train_size_per_epoch': args.train_size, 'seed': args.seed,
-            'dropout': args.dropout, 'augment': list(args.augment),
+            'dropout': args.dropout, 'augment': list(args.augment), 'ema': args.ema,
             'val_error_mm': val_error, 'val_split': 'synthetic held-out seed'
             if args.dataset == 'synthetic' else 'held-out part of the training split'}
 

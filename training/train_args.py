@@ -25,9 +25,10 @@ VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
                    'base_hm': ('base', True), 'base': ('base', False)}
 # Options that a resumed run may change; every other option comes from the checkpoint.
 # --lr-decay is among them so a long synthetic run can switch to a per-sample-equivalent decay.
-# --dropout and --augment too, for a last phase fitted closer to the data the model will see.
+# --dropout and --augment too, for a last phase fitted closer to the data the model will see;
+# --ema switches the weight average on or off.
 RUN_CONTROL = ('epochs', 'workers', 'device', 'threads', 'checkpoint_minutes', 'progress',
-               'lr_decay', 'precision', 'lr', 'batch_size', 'dropout', 'augment')
+               'lr_decay', 'precision', 'lr', 'batch_size', 'dropout', 'augment', 'ema')
 # Limits of one invocation: taken as given (None = no limit), never from the checkpoint.
 PER_INVOCATION = ('max_steps', 'time_budget')
 # Arguments that --resume never changes: the run's saved value is kept; giving another is an error.
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f'augmentation modes, comma-separated, one drawn per sample (default'
              f' {",".join(AUGMENT_MODES)}, spec 3.7; repeat a mode to weight it; on --resume:'
              ' changes them)')
+    add('--ema', type=float, metavar='DECAY',
+        help='validate and keep (best.pt) an exponential moving average of the weights, updated'
+             ' after every step with this decay, e.g. 0.998 (default 0: off; on --resume:'
+             ' switches it on, off or changes the decay)')
     add('--weight-decay', type=float,
         help=f'coupled L2 factor in the loss (default {DEFAULT_WEIGHT_DECAY:g})')
     add('--device', help='auto (default), cpu or cuda')
@@ -162,6 +167,7 @@ def _fill_defaults(args: argparse.Namespace) -> None:
     args.variant = args.variant or 'cross_hm'
     args.dropout = DEFAULT_DROPOUT if args.dropout is None else args.dropout
     args.augment = tuple(getattr(args, 'augment', None) or AUGMENT_MODES)  # absent: older runs
+    args.ema = getattr(args, 'ema', None) or 0.0
     args.weight_decay = DEFAULT_WEIGHT_DECAY if args.weight_decay is None else args.weight_decay
     args.seed = 0 if args.seed is None else args.seed
     args.train_size = DEFAULT_TRAIN_SIZE if args.train_size is None else args.train_size
@@ -193,6 +199,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError(f'--lr-decay must be in (0, 1], got {args.lr_decay}')
     if not 0 <= args.dropout < 1:
         raise UsageError(f'--dropout must be in [0, 1), got {args.dropout}')
+    if not 0 <= args.ema < 1:
+        raise UsageError(f'--ema must be in [0, 1), got {args.ema}')
     if args.weight_decay < 0:
         raise UsageError(f'--weight-decay must be >= 0, got {args.weight_decay}')
     if args.workers < 0:
