@@ -20,8 +20,8 @@ real data); the test split is never looked at.
 Every ``RUN_DIR/checkpoint.pt`` holds model, weight average, optimiser, scheduler, AMP scaler,
 epoch and step, the epoch's running sums and the python / numpy / torch RNG states; it is
 written atomically at every epoch end, every ``--checkpoint-minutes`` and on stopping
-(``--max-steps`` / ``--time-budget``). The batch order and augmentation draws depend only on (seed, epoch, index),
-so ``--resume`` continues exactly where the run stopped, even mid-epoch.
+(``--max-steps`` / ``--time-budget``). The batch order and augmentation draws depend only on
+(seed, epoch, index), so ``--resume`` continues exactly where the run stopped, even mid-epoch.
 
 Multi-GPU: ``torchrun --nproc_per_node N -m training.train ...`` (same arguments). Each rank
 takes every N-th batch of the epoch's shuffled batch list (the job of a DistributedSampler); only
