@@ -59,7 +59,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
-from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
+from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
 from training.synth.motion import stream_frames  # noqa: E402
 
 

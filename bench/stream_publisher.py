@@ -105,7 +105,7 @@ def render_loop(seed: int, count: int, rate_hz: float = 30.0, scale: float = 1.0
 
 def frames_from_samples(samples) -> List[Frame]:
     """Frames of full-frame rendered samples (training.datasets.sample.Sample)."""
-    from crossinfonet_ros.ros_convert import encode_depth
+    from crossinfonet_ros.node.ros_convert import encode_depth
     return [Frame(encode_depth(sample.depth_mm), sample.intrinsics, sample.joints_mm,
                   np.asarray(sample.center_mm)) for sample in samples]
 

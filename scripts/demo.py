@@ -84,7 +84,7 @@ def weights_path(args: argparse.Namespace) -> Optional[Path]:
     if args.weights:
         return args.weights.resolve()
     import crossinfonet_ros
-    from crossinfonet_ros.node_params import find_shipped_weights
+    from crossinfonet_ros.node.params import find_shipped_weights
     return find_shipped_weights(crossinfonet_ros.__path__)
 
 

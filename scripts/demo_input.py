@@ -14,7 +14,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
-from crossinfonet_ros.ros_convert import image_to_mm
+from crossinfonet_ros.node.ros_convert import image_to_mm
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'

@@ -13,7 +13,7 @@ import struct
 import numpy as np
 from hypothesis import strategies as st
 
-from crossinfonet_ros.ros_convert import ENCODINGS, MAX_PIXELS, MAX_SIDE_PX
+from crossinfonet_ros.node.ros_convert import ENCODINGS, MAX_PIXELS, MAX_SIDE_PX
 
 UINT32_MAX = 2 ** 32 - 1
 # Longest data a generated message carries (a 48 x 48 32FC1 image with padding fits).

@@ -21,7 +21,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy', reason='rclpy comes with `make test` set-up')
 
 from crossinfonet_ros.camera import Intrinsics  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
 from training.synth.motion import stream_frames  # noqa: E402
 from training.synth.scene import SynthConfig  # noqa: E402
 from training.synth.writers import camera_info_message  # noqa: E402

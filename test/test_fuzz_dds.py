@@ -19,7 +19,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from crossinfonet_ros.msg import HandPose  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
 from fuzz_messages import frame_pair, to_camera_info, to_image  # noqa: E402
 from node_process import interrupt_and_check, start_test_node  # noqa: E402
 from training.synth.scene import render_frame  # noqa: E402

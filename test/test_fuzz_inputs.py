@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from crossinfonet_ros.camera import Intrinsics
-from crossinfonet_ros.ros_convert import DepthImageError, depth_to_mm, encode_depth
+from crossinfonet_ros.node.ros_convert import DepthImageError, depth_to_mm, encode_depth
 from crossinfonet_ros.segmentation import Detection, detect_hand
 from fuzz_messages import (CONVERTER_KINDS, DEPTH_SCALES, camera_info_fields, converter_problems,
                            frame_pair, image_fields, reference_depth_mm, to_camera_info,
@@ -140,7 +140,7 @@ class NodeUnderFuzz:
     def check_good_frame(self, stamp: int) -> None:
         """A good frame gets the answer a fresh pipeline gives for it."""
         from crossinfonet_ros.pipeline import HandPosePipeline
-        from crossinfonet_ros.ros_convert import image_to_mm
+        from crossinfonet_ros.node.ros_convert import image_to_mm
         self.send_info(self.good_info)
         before = len(self.answers)
         msg = self.send_image(self.good_image, stamp)

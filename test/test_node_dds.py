@@ -19,8 +19,8 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
-from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
+from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
 from training.synth.motion import stream_frames  # noqa: E402
 
 from node_process import interrupt_and_check, start_test_node  # noqa: E402

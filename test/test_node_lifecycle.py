@@ -14,7 +14,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from crossinfonet_ros.msg import HandPose  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
 from training.synth.scene import render_frame  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -16,7 +16,7 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES, get_layout  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
 from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig  # noqa: E402
-from crossinfonet_ros.ros_convert import encode_depth  # noqa: E402
+from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
 from training.synth.scene import render_frame  # noqa: E402
 
 pytestmark = pytest.mark.ros

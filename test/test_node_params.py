@@ -2,7 +2,7 @@
 
 import pytest
 
-from crossinfonet_ros.node_params import PARAMETERS, SHIPPED_WEIGHTS, NodeParams, \
+from crossinfonet_ros.node.params import PARAMETERS, SHIPPED_WEIGHTS, NodeParams, \
     find_shipped_weights
 
 

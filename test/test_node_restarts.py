@@ -18,7 +18,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy', reason='rclpy comes with `make test` set-up')
 
 import crossinfonet_ros  # noqa: E402
-from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
+from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
 
 from node_process import Probe, start_camera, start_test_node, stop  # noqa: E402
 

@@ -1,8 +1,8 @@
-"""crossinfonet_ros.node_stats: counters, percentiles, log throttling and the health rule."""
+"""crossinfonet_ros.node.stats: counters, percentiles, log throttling and the health rule."""
 
 import pytest
 
-from crossinfonet_ros.node_stats import NodeStats, Throttle, health
+from crossinfonet_ros.node.stats import NodeStats, Throttle, health
 
 
 @pytest.mark.parametrize('active, info, window, ok, message', [
@@ -36,7 +36,7 @@ def test_a_report_counts_its_window_and_keeps_totals():
 
 def test_throttle_lets_one_message_per_period_and_counts_the_rest(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr('crossinfonet_ros.node_stats.time.monotonic', lambda: clock[0])
+    monkeypatch.setattr('crossinfonet_ros.node.stats.time.monotonic', lambda: clock[0])
     throttle = Throttle(5.0)
     assert throttle.ready('a') == (True, 0)
     assert throttle.ready('a') == (False, 0) and throttle.ready('a') == (False, 0)

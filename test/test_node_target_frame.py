@@ -21,8 +21,8 @@ from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 import crossinfonet_ros  # noqa: E402
-from crossinfonet_ros.node_params import find_shipped_weights  # noqa: E402
-from crossinfonet_ros.tf_buffer import quaternion_to_matrix  # noqa: E402
+from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
+from crossinfonet_ros.node.tf_buffer import quaternion_to_matrix  # noqa: E402
 
 from node_process import Probe, interrupt_and_check, start_test_node  # noqa: E402
 from test_target_frame import stamped  # noqa: E402

@@ -6,11 +6,11 @@ import sys
 
 from conftest import ROOT
 
-ROS_MODULES = ('rclpy', 'sensor_msgs', 'geometry_msgs', 'std_msgs', 'visualization_msgs',
-               'diagnostic_msgs', 'tf2_msgs', 'tf2_ros', 'builtin_interfaces')
-# Modules allowed to import ROS: the node and its ROS-edge helpers.
-ROS_EDGE = {'node.py', 'node_params.py', 'ros_convert.py', 'ros_messages.py', 'tf_output.py',
-            'diagnostics.py'}
+ROS_MODULES = ('rclpy', 'rcl_interfaces', 'sensor_msgs', 'geometry_msgs', 'std_msgs',
+               'visualization_msgs', 'diagnostic_msgs', 'tf2_msgs', 'tf2_ros',
+               'builtin_interfaces', 'lifecycle_msgs')
+# The ROS edge: the only subpackage allowed to import rclpy or ROS messages.
+ROS_EDGE = ROOT / 'crossinfonet_ros' / 'node'
 
 
 def imported_modules(path):
@@ -20,17 +20,41 @@ def imported_modules(path):
             yield from (alias.name.split('.')[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module.split('.')[0]
+            if node.module.split('.')[:2] == ['crossinfonet_ros', 'msg']:
+                yield 'crossinfonet_ros.msg'
 
 
 def test_runtime_library_does_not_import_ros():
     offenders = []
     for path in (ROOT / 'crossinfonet_ros').rglob('*.py'):
-        if path.name in ROS_EDGE:
+        if ROS_EDGE in path.parents:
             continue
-        found = set(imported_modules(path)) & set(ROS_MODULES)
+        found = set(imported_modules(path)) & {*ROS_MODULES, 'crossinfonet_ros.msg'}
         if found:
             offenders.append(f'{path.relative_to(ROOT)}: {sorted(found)}')
     assert not offenders, 'ROS imports outside the node: ' + '; '.join(offenders)
+
+
+def test_the_ros_edge_is_one_subpackage():
+    # Every module that imports ROS lives in crossinfonet_ros/node/, and it is a real edge.
+    edge = [p for p in ROS_EDGE.rglob('*.py')
+            if set(imported_modules(p)) & {*ROS_MODULES, 'crossinfonet_ros.msg'}]
+    assert {p.name for p in edge} >= {'hand_pose_node.py', 'ros_messages.py'}
+    top = sorted(p.name for p in (ROOT / 'crossinfonet_ros').glob('*.py'))
+    assert not [n for n in top if n.startswith(('node', 'ros_', 'tf_'))], top
+
+
+def test_node_helpers_import_without_rclpy():
+    # The ROS-free helpers of the edge (params, stats, TF maths) load in a Python without rclpy,
+    # so the demo and benchmarks can use them; the node itself loads rclpy on first use.
+    code = ('import sys; sys.modules["rclpy"] = None\n'
+            'import crossinfonet_ros.node.params, crossinfonet_ros.node.stats\n'
+            'import crossinfonet_ros.node.tf_buffer, crossinfonet_ros.node.weights_watch\n'
+            'import crossinfonet_ros.node as n\n'
+            'try:\n    n.HandPoseNode\nexcept ImportError:\n    print("lazy")\n')
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'lazy'
 
 
 def test_training_never_imports_ros():
@@ -52,7 +76,7 @@ def test_setup_py_packages_only_the_runtime_library():
 
 
 def test_readme_lists_every_node_parameter_and_the_yaml_sets_them():
-    from crossinfonet_ros.node_params import PARAMETERS
+    from crossinfonet_ros.node.params import PARAMETERS
     readme = (ROOT / 'README.md').read_text()
     yaml_text = (ROOT / 'config' / 'hand.yaml').read_text()
     for name, _, _ in PARAMETERS:

@@ -5,7 +5,7 @@ import array
 import numpy as np
 import pytest
 
-from crossinfonet_ros.ros_convert import (MAX_SIDE_PX, DepthImageError, depth_to_mm,
+from crossinfonet_ros.node.ros_convert import (MAX_SIDE_PX, DepthImageError, depth_to_mm,
                                           encode_depth)
 
 

@@ -11,13 +11,13 @@ from geometry_msgs.msg import TransformStamped  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 
-from crossinfonet_ros import ros_messages  # noqa: E402
+from crossinfonet_ros.node import ros_messages  # noqa: E402
 from crossinfonet_ros.hand_frame import quaternion_from_matrix  # noqa: E402
-from crossinfonet_ros.node_params import PARAMETERS, NodeParams  # noqa: E402
+from crossinfonet_ros.node.params import PARAMETERS, NodeParams  # noqa: E402
 from crossinfonet_ros.pipeline import HandResult  # noqa: E402
-from crossinfonet_ros.target_frame import (TargetFrame, add_tf_message,  # noqa: E402
+from crossinfonet_ros.node.target_frame import (TargetFrame, add_tf_message,  # noqa: E402
                                            transform_result)
-from crossinfonet_ros.tf_buffer import (RigidTransform, TransformBuffer,  # noqa: E402
+from crossinfonet_ros.node.tf_buffer import (RigidTransform, TransformBuffer,  # noqa: E402
                                         TransformError, quaternion_to_matrix)
 
 QUARTER_TURN_Z = (0.0, 0.0, math.sqrt(0.5), math.sqrt(0.5))

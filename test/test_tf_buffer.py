@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from crossinfonet_ros import tf_buffer
-from crossinfonet_ros.tf_buffer import (RigidTransform, TransformBuffer, TransformError,
+from crossinfonet_ros.node import tf_buffer
+from crossinfonet_ros.node.tf_buffer import (RigidTransform, TransformBuffer, TransformError,
                                         quaternion_to_matrix)
 
 IDENTITY_Q = (0.0, 0.0, 0.0, 1.0)

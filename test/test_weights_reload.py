@@ -1,6 +1,6 @@
 """The weights file replaced on disk: reloaded atomically, bad versions rejected.
 
-:class:`~crossinfonet_ros.weights_watch.WeightsWatcher` alone (ROS-free), then the node in this
+:class:`~crossinfonet_ros.node.weights_watch.WeightsWatcher` alone (ROS-free), then the node in this
 process: its watcher is polled by hand (the node's own 1 s timer does the same when spinning)
 and frames go straight to ``HandPoseNode.process``, so no timing is involved.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from crossinfonet_ros.backends.probe import random_weights
 from crossinfonet_ros.weights import WeightsError, load_weights
-from crossinfonet_ros.weights_watch import WeightsWatcher, file_signature
+from crossinfonet_ros.node.weights_watch import WeightsWatcher, file_signature
 
 
 def _replace_atomically(path: Path, payload: bytes) -> None:
@@ -147,7 +147,7 @@ def node(tmp_path, weights, monkeypatch):
 @pytest.mark.ros
 def test_node_swaps_in_new_weights_and_keeps_the_old_on_a_bad_file(node, tmp_path):
     from sensor_msgs.msg import CameraInfo, Image
-    from crossinfonet_ros.ros_convert import encode_depth
+    from crossinfonet_ros.node.ros_convert import encode_depth
     from training.synth.scene import render_frame
     sample = render_frame(0, 1)
     info = CameraInfo(width=640, height=480)

@@ -1,21 +1,21 @@
 """hand_pose_node: depth images in, HandPose + TF + RViz markers + diagnostics out.
 
-The only module that imports rclpy. The per-frame work is :mod:`crossinfonet_ros.pipeline`;
-this module is the ROS edge: parameters, QoS, message conversion, publishing and statistics.
+The per-frame work is :mod:`crossinfonet_ros.pipeline`; this module is the ROS edge's heart:
+parameters, QoS, message conversion, publishing and statistics.
 
 Newest frames only: the image callback queues the message for a worker thread, keeping at most
 ``max_pending_frames`` (the oldest waiting one is dropped and counted), so a slow machine never
 builds a growing backlog, one slow frame does not cost the next, and the executor stays free for
 camera info, parameters and diagnostics.
 
-The weights file is watched (:mod:`crossinfonet_ros.weights_watch`): a new version is loaded in
+The weights file is watched (:mod:`crossinfonet_ros.node.weights_watch`): a new version is loaded in
 a background thread and the pipeline swapped in one assignment; the worker takes the pipeline
 once per frame, so every frame runs on one model. Camera info is matched to images by stamp
 (drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
 camera info is rejected, never processed with another camera's intrinsics.
 
 With ``target_frame`` set, HandPose and the markers are moved into that frame with the TF at the
-image's stamp (:mod:`crossinfonet_ros.target_frame`; /tf and /tf_static are listened to only
+image's stamp (:mod:`crossinfonet_ros.node.target_frame`; /tf and /tf_static are listened to only
 then); a frame whose transform is not there within ``transform_timeout`` gets no answer and is
 counted as ``rejected_no_transform``.
 
@@ -54,17 +54,17 @@ from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.codec import joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
-from crossinfonet_ros.node_params import PARAMETERS, NodeParams, find_shipped_weights
-from crossinfonet_ros.node_stats import NodeStats, Throttle, health
+from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
+from crossinfonet_ros.node.stats import NodeStats, Throttle, health
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
-from crossinfonet_ros.ros_convert import DepthImageError, image_to_mm
+from crossinfonet_ros.node.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
-from crossinfonet_ros.target_frame import TargetFrame, stamp_seconds
-from crossinfonet_ros.tf_buffer import TransformError
-from crossinfonet_ros import ros_messages as messages
+from crossinfonet_ros.node.target_frame import TargetFrame, stamp_seconds
+from crossinfonet_ros.node.tf_buffer import TransformError
+from crossinfonet_ros.node import ros_messages as messages
 from crossinfonet_ros.visuals import draw_debug
 from crossinfonet_ros.weights import WeightsError
-from crossinfonet_ros.weights_watch import WeightsWatcher
+from crossinfonet_ros.node.weights_watch import WeightsWatcher
 
 # Sensor-data QoS with a queue of one: only the newest frame matters (anchors B.7).
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,

@@ -2,7 +2,7 @@
 
 The node's HandPose and markers come out in the depth image's optical frame unless
 ``target_frame`` names another frame; then each frame's result is moved into it with the
-transform at the image's stamp (:mod:`crossinfonet_ros.tf_buffer`, filled from ``/tf`` and
+transform at the image's stamp (:mod:`crossinfonet_ros.node.tf_buffer`, filled from ``/tf`` and
 ``/tf_static``). The per-joint TF frames stay children of the image frame (exact, no lookup).
 
 Every answer, ``detected=false`` included, needs the transform: a missing transform is then
@@ -20,7 +20,7 @@ from typing import Tuple
 
 from crossinfonet_ros.hand_frame import quaternion_from_matrix
 from crossinfonet_ros.pipeline import HandResult
-from crossinfonet_ros.tf_buffer import (DEFAULT_CACHE_S, RigidTransform, TransformBuffer,
+from crossinfonet_ros.node.tf_buffer import (DEFAULT_CACHE_S, RigidTransform, TransformBuffer,
                                         TransformError, quaternion_to_matrix)
 
 

@@ -1,9 +1,9 @@
 """The hand_pose_node's parameters: names, defaults, descriptions, and the checked values.
 
-ROS-free: node.py declares every entry of :data:`PARAMETERS` with its description and builds
-:class:`NodeParams` from the values once at start (all parameters are read-only: the node declares
-them once at start and checks them on every lifecycle configure, so a later change could not take
-effect).
+ROS-free: hand_pose_node.py declares every entry of :data:`PARAMETERS` with its description and
+builds :class:`NodeParams` from the values once at start (all parameters are read-only: the node
+declares them once at start and checks them on every lifecycle configure, so a later change
+could not take effect).
 """
 
 from dataclasses import dataclass
