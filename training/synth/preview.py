@@ -2,7 +2,8 @@
 
 ``python -m training.synth.preview --out docs/img/`` writes ``synth_frames.png`` (full frames,
 clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.png`` (the 96x96
-normalised crops the network sees, cut by the codec, with the skeleton projected into them).
+normalised crops the network sees, cut by the codec, with the skeleton projected into them),
+each under a caption strip that says they are renders.
 """
 
 import argparse
@@ -18,6 +19,11 @@ from crossinfonet_ros.layouts import get_layout
 from training.datasets.sample import Sample
 from training.synth.scene import LAYOUT, SynthConfig, render_crop, render_frame
 
+CAPTION_PX = 28  # caption strip above each grid
+FRAMES_CAPTION = ('rendered (synthetic), not camera frames: training/synth seed {}; depth '
+                  'near warm, far cool; ground-truth joints')
+CROPS_CAPTION = ('rendered (synthetic): 96x96 network crops, training/synth seed {}, '
+                 'every other one with its ground truth')
 FINGER_COLOURS = ((60, 60, 255), (60, 220, 60), (255, 160, 40), (40, 220, 255), (230, 80, 230))
 
 
@@ -112,6 +118,22 @@ def grid(tiles: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
     return canvas
 
 
+def captioned(image: np.ndarray, text: str, height: int = CAPTION_PX) -> np.ndarray:
+    """``image`` under a dark strip with ``text`` in white.
+
+    The caption travels with the picture, so a copy shown alone still says it is a render.
+
+    :param image: BGR image
+    :param text: one line
+    :param height: strip height in pixels
+    """
+    strip = np.full((height, image.shape[1], 3), 24, np.uint8)
+    scale = 0.55 * height / CAPTION_PX
+    cv2.putText(strip, text, (6, round(0.7 * height)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([strip, image])
+
+
 def write_previews(out_dir: Path, seed: int, frames: int, crops: int,
                    config: SynthConfig = SynthConfig()) -> tuple:
     """Write ``synth_frames.png`` and ``synth_crops.png`` into ``out_dir``.
@@ -128,8 +150,8 @@ def write_previews(out_dir: Path, seed: int, frames: int, crops: int,
     crop_tiles = [crop_tile(render_crop(seed, i, config), 2, skeleton=i % 2 == 0)
                   for i in range(crops)]
     frames_path, crops_path = out_dir / 'synth_frames.png', out_dir / 'synth_crops.png'
-    cv2.imwrite(str(frames_path), grid(frame_tiles, 4))
-    cv2.imwrite(str(crops_path), grid(crop_tiles, 8))
+    cv2.imwrite(str(frames_path), captioned(grid(frame_tiles, 4), FRAMES_CAPTION.format(seed)))
+    cv2.imwrite(str(crops_path), captioned(grid(crop_tiles, 8), CROPS_CAPTION.format(seed)))
     return frames_path, crops_path
 
 
