@@ -78,6 +78,18 @@ def test_evaluate_synthetic_end_to_end(weights, tmp_path, capsys, center):
     assert uvd.shape == (3, len(names), 3)
     assert (out / 'curve.png').stat().st_size > 0 and (out / 'per_joint.png').stat().st_size > 0
     assert 'mean joint error' in capsys.readouterr().out
+    # The figures name what they show, so a copy in the docs reads alone.
+    title = evaluate.plot_title(summary)
+    assert weights.name in title and 'synthetic seed 5' in title and '3 frames' in title
+    assert f'--center {center}' in title
+
+
+def test_plot_title_of_a_real_dataset_without_a_mean():
+    summary = dict(weights='/some/where/nyu.safetensors', dataset='nyu', split='test',
+                   frames=8252, center='detect (the node\'s detector and re-centring)',
+                   mean_error_mm=None)
+    title = evaluate.plot_title(summary)
+    assert title == 'nyu.safetensors\nnyu test, 8252 frames, --center detect, mean n/a'
 
 
 def test_evaluate_rejects_missing_root(weights, capsys):

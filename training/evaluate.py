@@ -155,6 +155,23 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+def plot_title(summary: dict) -> str:
+    """What a figure of this evaluation shows: weights file, data, frames, protocol, mean.
+
+    A figure copied into the docs must be readable without the command that drew it.
+    """
+    weights = Path(summary['weights']).name
+    if summary['dataset'] == 'synthetic':
+        data = f'synthetic seed {summary["seed"]}'
+    else:
+        data = f'{summary["dataset"]} {summary["split"]}'
+    protocol = summary['center'].split(' ')[0]
+    mean = summary['mean_error_mm']
+    mean_text = f'mean {mean:.2f} mm' if mean is not None else 'mean n/a'
+    return (f'{weights}\n{data}, {summary["frames"]} frames, --center {protocol}, '
+            f'{mean_text}')
+
+
 def plot(summary: dict, out: Path) -> None:
     """Write ``curve.png`` (success-frame curve) and ``per_joint.png`` into ``out``."""
     import matplotlib
@@ -162,11 +179,13 @@ def plot(summary: dict, out: Path) -> None:
     from matplotlib import pyplot
 
     out.mkdir(parents=True, exist_ok=True)
+    title = plot_title(summary)
     curve = summary['success_curve']
     figure, axes = pyplot.subplots(figsize=(5, 4))
     axes.plot(curve['thresholds_mm'], [100 * f for f in curve['fraction']])
     axes.set(xlabel='max joint error threshold (mm)', ylabel='frames within threshold (%)',
-             xlim=(0, 80), ylim=(0, 100), title='success-frame curve')
+             xlim=(0, 80), ylim=(0, 100))
+    axes.set_title(f'success-frame curve: {title}', fontsize=8)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     figure.savefig(out / 'curve.png', dpi=100)
@@ -176,7 +195,8 @@ def plot(summary: dict, out: Path) -> None:
     figure, axes = pyplot.subplots(figsize=(max(5, 0.35 * len(names)), 4))
     axes.bar(range(len(names)), values)
     axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    axes.set(ylabel='mean error (mm)', title='per-joint error')
+    axes.set(ylabel='mean error (mm)')
+    axes.set_title(f'per-joint error: {title}', fontsize=8)
     figure.tight_layout()
     figure.savefig(out / 'per_joint.png', dpi=100)
     pyplot.close(figure)
