@@ -1,6 +1,7 @@
 """Plot a training run's error and learning rate against training time, from its metrics.csv::
 
     python scripts/plot_training.py --run runs/shipped --out docs/img/shipped_training_curve.png \
+        --weights crossinfonet_ros/weights/hands2017_synth.safetensors \
         --mark '77:batch 64, lr 2e-4' --mark '209:no dropout'
 
 The x axis is the run's own clock (the ``seconds`` column: time spent training, resumptions
@@ -12,6 +13,7 @@ import argparse
 import csv
 from pathlib import Path
 import sys
+from typing import Optional
 
 COLUMNS = ('epoch', 'seconds', 'lr', 'train_error_mm', 'val_error_mm')
 TICKS_MM = (5, 10, 15, 20, 30, 50, 100, 200, 500, 1000)  # error axis labels (log scale)
@@ -44,7 +46,22 @@ def parse_mark(text: str) -> tuple:
     return int(epoch), label.strip()
 
 
-def plot(metrics: dict, marks: list, out: Path) -> None:
+def title(run: Path, metrics: dict, weights: Optional[Path] = None) -> str:
+    """The figure's title: which run, which weights file came of it, and at which epoch.
+
+    :param run: the run folder
+    :param metrics: :func:`read_metrics` of it
+    :param weights: the file exported from the run's best epoch, if any
+    """
+    best = min(metrics['val_error_mm'])
+    epoch = int(metrics['epoch'][metrics['val_error_mm'].index(best)])
+    hours = metrics['seconds'][-1] / 3600.0
+    target = f' -> {weights.name}' if weights is not None else ''
+    return (f'run {run}{target} (best validation {best:.2f} mm at epoch {epoch})\n'
+            f'{len(metrics["epoch"])} epochs, {hours:.1f} h of training')
+
+
+def plot(metrics: dict, marks: list, out: Path, heading: str) -> None:
     """Write the figure: errors (log scale) and lr against training hours."""
     import matplotlib
     import matplotlib.ticker
@@ -78,8 +95,7 @@ def plot(metrics: dict, marks: list, out: Path) -> None:
     lines = errors.get_legend_handles_labels()
     more = rate.get_legend_handles_labels()
     errors.legend(lines[0] + more[0], lines[1] + more[1], loc='lower left', fontsize=8)
-    best = min(metrics['val_error_mm'])
-    errors.set_title(f'{len(hours)} epochs, {hours[-1]:.1f} h; best validation {best:.2f} mm')
+    errors.set_title(heading, fontsize=10)
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
@@ -91,6 +107,8 @@ def main(argv=None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument('--run', type=Path, required=True, help='training run folder')
     parser.add_argument('--out', type=Path, required=True, help='PNG to write')
+    parser.add_argument('--weights', type=Path,
+                        help='the weights file exported from the run, named in the title')
     parser.add_argument('--mark', type=parse_mark, action='append', default=[],
                         help='EPOCH:LABEL, a phase that began at EPOCH (repeatable)')
     args = parser.parse_args(argv)
@@ -104,7 +122,7 @@ def main(argv=None) -> int:
         print(f'plot_training: error: --mark epoch(s) {unknown} are not in the run',
               file=sys.stderr)
         return 1
-    plot(metrics, args.mark, args.out)
+    plot(metrics, args.mark, args.out, title(args.run, metrics, args.weights))
     print(f'wrote {args.out}')
     return 0
 

@@ -58,3 +58,14 @@ def test_a_missing_run_and_a_malformed_mark_are_refused(tmp_path):
     assert missing.returncode == 1 and 'metrics.csv' in missing.stderr
     malformed = _run('--run', str(tmp_path), '--out', str(tmp_path / 'c.png'), '--mark', 'x')
     assert malformed.returncode == 2 and '--mark wants EPOCH:LABEL' in malformed.stderr
+
+
+def test_title_names_the_run_the_weights_and_the_best_epoch(tmp_path):
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    from plot_training import read_metrics, title
+    run = _write_run(tmp_path / 'run', [_row(1, 50.0), _row(2, 20.0), _row(3, 30.0)])
+    text = title(run, read_metrics(run), Path('w/hands.safetensors'))
+    assert text.splitlines() == [
+        f'run {run} -> hands.safetensors (best validation 20.00 mm at epoch 2)',
+        '3 epochs, 0.0 h of training']
+    assert '->' not in title(run, read_metrics(run))
