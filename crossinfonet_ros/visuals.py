@@ -46,7 +46,8 @@ def draw_debug(crop: Crop, joints_uv: np.ndarray, edges: Sequence[Tuple[int, int
 
 
 def draw_skeleton(image: np.ndarray, points: np.ndarray, edges: Sequence[Tuple[int, int]],
-                  bone_bgr, joint_bgr=None, joint_radius: int = 3) -> None:
+                  bone_bgr, joint_bgr=None, joint_radius: int = 3,
+                  bone_width: int = 2) -> None:
     """Draw bones and joints of pixel points on a BGR image, in place.
 
     :param image: (H, W, 3) uint8 BGR image
@@ -55,6 +56,7 @@ def draw_skeleton(image: np.ndarray, points: np.ndarray, edges: Sequence[Tuple[i
     :param bone_bgr: colour of the bones
     :param joint_bgr: colour of the joints (default: the bones' colour)
     :param joint_radius: joint disc radius, pixels
+    :param bone_width: bone line width, pixels
     """
     points = np.asarray(points, dtype=np.float64)[:, :2]
     finite = np.all(np.isfinite(points), axis=1)
@@ -62,7 +64,8 @@ def draw_skeleton(image: np.ndarray, points: np.ndarray, edges: Sequence[Tuple[i
     pixels = np.clip(np.nan_to_num(points), -limit, limit).round().astype(np.int32)
     for a, b in edges:
         if finite[a] and finite[b]:
-            cv2.line(image, tuple(pixels[a]), tuple(pixels[b]), bone_bgr, 2, cv2.LINE_AA)
+            cv2.line(image, tuple(pixels[a]), tuple(pixels[b]), bone_bgr, bone_width,
+                     cv2.LINE_AA)
     for point, ok in zip(pixels, finite):
         if ok:
             cv2.circle(image, tuple(point), joint_radius, joint_bgr or bone_bgr, -1, cv2.LINE_AA)

@@ -175,8 +175,10 @@ def _sheet_and_plot(args, bag: InputBag, playback, results: Dict[Stamp, object],
                                  bag.decode_info(still.info), predicted,
                                  layout_edges(result.layout) if result else (), truth_mm,
                                  truth_edges, center, cube, label))
-    title = ('red: prediction, blue: ground truth (mean joint error per frame)' if has_truth
-             else 'red: prediction (no ground truth in this bag)')
+    title = (f'hand_pose_node on {len(frames)} frames of the stream; per tile: #frame, mean '
+             'joint error' if has_truth else
+             f'hand_pose_node on {len(frames)} frames of the bag; per tile: #frame (no '
+             'ground truth in this bag)')
     outputs = {}
     sheet = args.out / 'contact_sheet.png'
     contact_sheet(sheet, frames, title)

@@ -2,7 +2,9 @@
 
 Prediction in red, ground truth in blue (when the stream has it). The contact sheet shows the
 depth around the hand at full resolution (the crop cube's box, ``codec.crop_box``, with a
-margin), colour-mapped over the cube's depth range, near bright.
+margin), colour-mapped over the cube's depth range, near bright. The ground truth is drawn
+first and wide, the prediction on top and thin, so a perfect prediction still shows both; each
+tile has a scale bar of ``SCALE_BAR_MM`` at the hand's depth, and the title strip a legend.
 """
 
 from dataclasses import dataclass
@@ -24,7 +26,12 @@ PREDICTION_BGR = (40, 40, 255)  # red
 TRUTH_BGR = (255, 120, 30)  # blue
 PREDICTION_RGB = '#ff2828'
 TRUTH_RGB = '#1e78ff'
-HEADER_PX = 32  # contact-sheet title strip
+HEADER_PX = 56  # contact-sheet title strip: the title, then the legend
+SCALE_BAR_MM = 50.0  # scale bar length at the hand's depth
+SCALE_BAR_BGR = (255, 255, 255)
+# (bone width, joint radius) in pixels: the truth drawn wide under the thin prediction.
+TRUTH_STROKE = (6, 5)
+PREDICTION_STROKE = (2, 3)
 
 Edges = Sequence[Tuple[int, int]]
 
@@ -67,14 +74,44 @@ def _colour_depth(region: np.ndarray, near_mm: float, far_mm: float) -> np.ndarr
     return cv2.applyColorMap(gray, cv2.COLORMAP_BONE)
 
 
-def _caption(image: np.ndarray, text: str, origin: Tuple[int, int], scale: float = 0.5) -> None:
-    """White text on a black box (readable on any depth colour); ``origin`` is its top left."""
+def _caption(image: np.ndarray, text: str, origin: Tuple[int, int],
+             scale: float = 0.5) -> int:
+    """White text on a black box (readable on any depth colour); ``origin`` is its top left.
+
+    :returns: the x just right of the box
+    """
     font = cv2.FONT_HERSHEY_SIMPLEX
     (width, height), baseline = cv2.getTextSize(text, font, scale, 1)
     x, y = origin
     cv2.rectangle(image, (x, y), (x + width + 6, y + height + baseline + 6), (0, 0, 0), -1)
     cv2.putText(image, text, (x + 3, y + height + 3), font, scale, (255, 255, 255), 1,
                 cv2.LINE_AA)
+    return x + width + 6
+
+
+def scale_bar_px(frame: SheetFrame, size: int = TILE_PX) -> Optional[float]:
+    """Length on the tile of ``SCALE_BAR_MM`` at the crop centre's depth; None without one.
+
+    :param frame: the tile's content
+    :param size: tile side, pixels
+    """
+    if frame.center_mm is None or frame.center_mm[2] <= 0:
+        return None
+    x0, y0, x1, y1 = _box(frame)
+    scale = size / max(x1 - x0, y1 - y0)
+    return SCALE_BAR_MM * frame.intrinsics.fx / float(frame.center_mm[2]) * scale
+
+
+def _scale_bar(tile: np.ndarray, length_px: float) -> None:
+    """The bar at the tile's bottom left, with end ticks and its length in mm."""
+    height = tile.shape[0]
+    x0, y = 8, height - 10
+    x1 = x0 + int(round(length_px))
+    for colour, width in (((0, 0, 0), 5), (SCALE_BAR_BGR, 2)):  # outlined: any background
+        cv2.line(tile, (x0, y), (x1, y), colour, width)
+        for x in (x0, x1):
+            cv2.line(tile, (x, y - 5), (x, y + 4), colour, width)
+    _caption(tile, f'{SCALE_BAR_MM:.0f} mm', (x1 + 6, y - 12), 0.4)
 
 
 def render_tile(frame: SheetFrame, size: int = TILE_PX) -> np.ndarray:
@@ -102,16 +139,33 @@ def render_tile(frame: SheetFrame, size: int = TILE_PX) -> np.ndarray:
     off_x, off_y = (size - shown[0]) // 2, (size - shown[1]) // 2
     tile[off_y:off_y + shown[1], off_x:off_x + shown[0]] = cv2.resize(
         _colour_depth(region, near, far), shown, interpolation=cv2.INTER_NEAREST)
-    for joints, edges, bgr in ((frame.truth_mm, frame.truth_edges, TRUTH_BGR),
-                               (frame.predicted_mm, frame.predicted_edges, PREDICTION_BGR)):
+    for joints, edges, bgr, (width, radius) in (
+            (frame.truth_mm, frame.truth_edges, TRUTH_BGR, TRUTH_STROKE),
+            (frame.predicted_mm, frame.predicted_edges, PREDICTION_BGR, PREDICTION_STROKE)):
         if joints is None:
             continue
         uv = frame.intrinsics.project(joints)[:, :2]
         # Pixel centres sit at integer coordinates: source pixel k spans [k - 0.5, k + 0.5).
         points = (uv - (x0, y0) + 0.5) * scale - 0.5 + (off_x, off_y)
-        draw_skeleton(tile, points, edges, bgr)
+        draw_skeleton(tile, points, edges, bgr, joint_radius=radius, bone_width=width)
+    bar = scale_bar_px(frame, size)
+    if bar is not None:
+        _scale_bar(tile, bar)
     _caption(tile, frame.label, (0, 0))
     return tile
+
+
+def _legend(sheet: np.ndarray, y: int, truth: bool, bar: bool) -> None:
+    """Swatches of what the tiles draw, in a row from the left at height ``y``."""
+    x = 4
+    entries = [(PREDICTION_BGR, PREDICTION_STROKE[0], 'prediction')]
+    if truth:
+        entries.insert(0, (TRUTH_BGR, TRUTH_STROKE[0], 'ground truth'))
+    if bar:
+        entries.append((SCALE_BAR_BGR, 2, f'{SCALE_BAR_MM:.0f} mm at the hand\'s depth'))
+    for colour, width, text in entries:
+        cv2.line(sheet, (x + 4, y + 10), (x + 34, y + 10), colour, width, cv2.LINE_AA)
+        x = _caption(sheet, text, (x + 38, y), 0.45) + 14
 
 
 def contact_sheet(path: Path, frames: List[SheetFrame], title: str,
@@ -120,7 +174,7 @@ def contact_sheet(path: Path, frames: List[SheetFrame], title: str,
 
     :param path: the PNG file
     :param frames: the tiles' contents, in order
-    :param title: the title strip's text (what the colours mean)
+    :param title: the title strip's first line (what the tiles show); a legend follows
     :param columns: tiles per row
     :returns: (width, height) of the sheet, pixels
     :raises OSError: the PNG cannot be written
@@ -128,6 +182,8 @@ def contact_sheet(path: Path, frames: List[SheetFrame], title: str,
     rows = max(1, -(-len(frames) // columns))
     sheet = np.full((HEADER_PX + rows * TILE_PX, columns * TILE_PX, 3), 24, np.uint8)
     _caption(sheet, title, (4, 4), 0.55)
+    _legend(sheet, 32, any(f.truth_mm is not None for f in frames),
+            any(scale_bar_px(f) is not None for f in frames))
     for k, frame in enumerate(frames):
         row, column = divmod(k, columns)
         top = HEADER_PX + row * TILE_PX
