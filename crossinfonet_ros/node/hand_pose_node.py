@@ -27,6 +27,7 @@ it runs without a lifecycle manager; a start error then stops it like any other.
 """
 
 from collections import deque
+from copy import copy
 import signal
 import sys
 import threading
@@ -165,12 +166,14 @@ class HandPoseNode(LifecycleNode):
         self.tf_pub = self.create_lifecycle_publisher(TFMessage, '/tf', TF_QOS)
         # Diagnostics go on while inactive: they say the node is inactive.
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        # A copy each: rclpy writes the qos_overrides parameters into the profile it is given,
+        # so a shared one would carry the image's overrides to the camera info and beyond.
         self._entities = [
             self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
-            self.create_subscription(Image, 'depth/image', self._on_image, SENSOR_QOS,
+            self.create_subscription(Image, 'depth/image', self._on_image, copy(SENSOR_QOS),
                                      qos_overriding_options=overrides),
             self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
-                                     SENSOR_QOS, qos_overriding_options=overrides),
+                                     copy(SENSOR_QOS), qos_overriding_options=overrides),
             self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)]
         self._target = None
         if self.params.target_frame:  # listen to TF only when there is something to look up
