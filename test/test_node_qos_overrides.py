@@ -1,5 +1,6 @@
-"""hand_pose_node's input QoS is set from a parameters file, by the names the README gives:
-``qos_overrides.<resolved topic>.subscription.<policy>``, the topic after remapping."""
+"""hand_pose_node's input QoS is set from a parameters file, by the names README.md and
+docs/node.md give: ``qos_overrides.<resolved topic>.subscription.<policy>``, the topic after
+remapping."""
 
 import pytest
 
@@ -10,7 +11,7 @@ from rclpy.qos import HistoryPolicy, ReliabilityPolicy  # noqa: E402
 pytestmark = pytest.mark.ros
 DEPTH = '/camera/camera/depth/image_rect_raw'
 INFO = '/camera/camera/depth/camera_info'
-# The README's snippet, for a realsense-ros 4.x camera.
+# The README's snippet for a realsense-ros 4.x camera (its two overrides).
 PARAMS = f"""\
 hand_pose_node:
   ros__parameters:

@@ -1,4 +1,4 @@
-"""training.synth.preview: the README's grids of rendered frames and crops say they are renders."""
+"""training.synth.preview: the docs' grids of rendered frames and crops say they are renders."""
 
 import cv2
 import numpy as np
@@ -23,7 +23,7 @@ def test_grids_carry_a_caption_strip_that_says_rendered(tmp_path):
 
 
 def test_caption_fits_the_grid_it_labels():
-    # The wording must fit the smallest grid the README shows (4 frame tiles across).
+    # The wording must fit the narrower grid the docs show (4 frame tiles across).
     width = 4 * 320 + 3 * 4
     for caption in (preview.FRAMES_CAPTION, preview.CROPS_CAPTION):
         (text_width, _), _ = cv2.getTextSize(caption.format(12345), cv2.FONT_HERSHEY_SIMPLEX,

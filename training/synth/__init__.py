@@ -16,7 +16,7 @@ demo plays them into the node. Modules, from the hand outwards:
 * :mod:`~training.synth.motion`: smooth trajectories for streams (:func:`stream_frames`);
 * :mod:`~training.synth.joint_maps`: the joints in the NYU / ICVL / MSRA layouts;
 * :mod:`~training.synth.writers`, ``python -m training.synth``: HANDS2017 folders and rosbag2;
-* ``python -m training.synth.preview``: PNG grids for the README.
+* ``python -m training.synth.preview``: PNG grids for the docs (docs/training.md).
 """
 
 from training.synth.joint_maps import convert_joints

@@ -1,4 +1,4 @@
-"""Preview grids of the synthetic data for the README (and for eyeballing changes).
+"""Preview grids of the synthetic data for the docs (and for eyeballing changes).
 
 ``python -m training.synth.preview --out docs/img/`` writes ``synth_frames.png`` (full frames,
 clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.png`` (the 96x96
