@@ -421,8 +421,8 @@ def _architecture_specs(metadata: WeightsMetadata, path: PathLike) -> dict:
         # The meta device allocates no memory and runs no initialiser: only shapes are needed.
         with torch.device('meta'):
             model = CrossInfoNet(config)
-    except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as error:
-        # e.g. an input_size whose layer sizes overflow torch's 64-bit sizes
+    except (TypeError, ValueError, KeyError) as error:
+        # e.g. an input_size whose layer sizes overflow torch's 64-bit sizes (a TypeError)
         raise WeightsError(path, f'model_config does not describe a CrossInfoNet that can be '
                                  f'built: {type(error).__name__}: {error}') from None
     return {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
