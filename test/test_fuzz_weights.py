@@ -157,9 +157,7 @@ def test_node_start_on_a_damaged_file_exits_with_one_clear_fatal_line(base, tmp_
     from node_process import start_test_node
     seen = []
 
-    @_settings(NODE_EXAMPLES)
-    @given(damage=_NODE_DAMAGES(base))
-    def check(damage):
+    def start(damage):
         path = damage.write(base, tmp_path / f'start{len(seen)}.safetensors')
         child = start_test_node(path, backend='onnxruntime')
         output, _ = child.communicate(timeout=120)
@@ -172,9 +170,19 @@ def test_node_start_on_a_damaged_file_exits_with_one_clear_fatal_line(base, tmp_
         assert 'Traceback' not in output
         seen.append((damage.kind, fatal[0].split(str(path) + ': ', 1)[-1][:90]))
 
+    # The issue's file: metadata nested 50,000 levels deep ('cannot start: ' and no reason).
+    header = base.copy()
+    header['__metadata__']['training'] = '[' * 50000 + ']' * 50000
+    start(Damage('training nested 50000 levels', dumps(header), ('nests deeper',)))
+
+    @_settings(NODE_EXAMPLES)
+    @given(damage=_NODE_DAMAGES(base))
+    def check(damage):
+        start(damage)
+
     check()
     print('\n' + '\n'.join(f'{kind}: {line}' for kind, line in seen))
-    assert len(seen) >= NODE_EXAMPLES
+    assert len(seen) >= NODE_EXAMPLES + 1
 
 
 @pytest.mark.ros
