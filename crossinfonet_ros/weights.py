@@ -31,6 +31,7 @@ from pathlib import Path
 import tempfile
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
+from crossinfonet_ros import weights_json
 from crossinfonet_ros.layouts import LAYOUTS
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it (fast node start)
@@ -65,6 +66,11 @@ _TAG_BY_TORCH_NAME = {name: tag for tag, (name, _) in SAFETENSORS_DTYPES.items()
 # Read once: os.umask can only be read by setting it.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+# Larger files are refused before anything is read: the shipped model is 48 MB (fp16), a 192-px
+# input one about 400 MB (fp32); the tensor digest would read a huge (e.g. sparse) file whole.
+MAX_FILE_BYTES = 2 ** 31
+# Longer problem texts (e.g. quoting a megabyte-long metadata value) are cut in the middle.
+MAX_PROBLEM_CHARS = 1000
 _REQUIRED_KEYS = ('format', 'format_version', 'model_config', 'layout', 'joint_names', 'cube_mm',
                   'input_size', 'depth_normalization', 'stored_dtype', 'tensors_sha256')
 
@@ -74,6 +80,10 @@ class WeightsError(ValueError):
 
     def __init__(self, path: PathLike, problem: str) -> None:
         self.path = str(path)
+        if len(problem) > MAX_PROBLEM_CHARS:  # one readable line, whatever the file holds
+            cut = len(problem) - MAX_PROBLEM_CHARS
+            problem = (f'{problem[:MAX_PROBLEM_CHARS * 3 // 4]} [... {cut} characters ...] '
+                       f'{problem[len(problem) - MAX_PROBLEM_CHARS // 4:]}')
         self.problem = problem
         super().__init__(f'bad weights file {self.path}: {problem}')
 
@@ -124,7 +134,8 @@ class WeightsMetadata:
                                      f'(metadata "format" is {header.get("format")!r}, expected '
                                      f'{FORMAT_NAME!r}; metadata keys: {sorted(header)})')
         version = header.get('format_version', '')
-        if not version.isdigit():
+        # ASCII digits only: str.isdigit() also takes e.g. '²', which int() refuses.
+        if not (version.isascii() and version.isdigit() and len(version) <= 18):
             raise WeightsError(path, f'format_version {version!r} is not an integer')
         if int(version) != FORMAT_VERSION:
             newer = 'newer than' if int(version) > FORMAT_VERSION else 'unknown to'
@@ -137,8 +148,8 @@ class WeightsMetadata:
             meta = cls(model_config=_json(header, 'model_config', dict, path),
                        layout=header['layout'],
                        joint_names=tuple(_json(header, 'joint_names', list, path)),
-                       cube_mm=float(header['cube_mm']),
-                       input_size=int(header['input_size']),
+                       cube_mm=_number(header, 'cube_mm', float, path),
+                       input_size=_number(header, 'input_size', int, path),
                        depth_normalization=_json(header, 'depth_normalization', dict, path),
                        stored_dtype=header['stored_dtype'],
                        training=(_json(header, 'training', dict, path)
@@ -261,8 +272,13 @@ def load_weights(path: PathLike) -> Tuple[Dict[str, 'torch.Tensor'], 'WeightsMet
     from safetensors import SafetensorError, safe_open
     import torch
 
+    from crossinfonet_ros.weights_header import read_header  # (it imports this module)
+
     path = Path(path)
     check_plain_file(path)
+    # The torch-free layout checks first: both load paths then refuse a damaged header alike,
+    # within the same size and JSON bounds.
+    read_header(path)
     try:
         with safe_open(str(path), framework='pt') as reader:
             metadata = WeightsMetadata.from_header(reader.metadata(), path)
@@ -334,10 +350,18 @@ def metadata_fingerprint(metadata: WeightsMetadata) -> str:
     return hashlib.sha256(header).hexdigest()[:24]
 
 
+def _number(header: Mapping[str, str], key: str, kind: type, path: PathLike) -> Any:
+    try:
+        return kind(header[key])
+    except ValueError:  # (also an int of more than 4300 digits) name the key, not just the text
+        wanted = 'an integer' if kind is int else 'a number'
+        raise WeightsError(path, f'metadata {key!r} is not {wanted}: {header[key]!r}') from None
+
+
 def _json(header: Mapping[str, str], key: str, kind: type, path: PathLike) -> Any:
     try:
-        value = json.loads(header[key])
-    except json.JSONDecodeError as error:
+        value = weights_json.loads(header[key])
+    except weights_json.JsonLimitError as error:
         raise WeightsError(path, f'metadata {key!r} is not valid JSON ({error})') from None
     if not isinstance(value, kind):
         raise WeightsError(path, f'metadata {key!r} must be a JSON {kind.__name__}, '
@@ -350,6 +374,10 @@ def check_plain_file(path: Path) -> None:
     format (the first checks of every load, with or without torch)."""
     if not path.is_file():
         raise WeightsError(path, 'no such file' if not path.exists() else 'not a regular file')
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise WeightsError(path, f'{size} bytes, larger than any weights file this software '
+                                 f'reads (limit {MAX_FILE_BYTES} bytes)')
     _reject_known_foreign_formats(path)
 
 
@@ -379,18 +407,24 @@ def _architecture_specs(metadata: WeightsMetadata, path: PathLike) -> dict:
 
     try:
         config = ModelConfig.from_dict(metadata.model_config)
-        # The meta device allocates no memory and runs no initialiser: only shapes are needed.
-        with torch.device('meta'):
-            model = CrossInfoNet(config)
     except (TypeError, ValueError, KeyError) as error:
         raise WeightsError(path, f'model_config does not describe a CrossInfoNet: {error}') \
             from None
+    # Before building: a wrong size must be named as such, not fail inside the layers.
     if len(metadata.joint_names) != config.num_joints:
         raise WeightsError(path, f'{len(metadata.joint_names)} joint_names for a model with '
                                  f'{config.num_joints} joints')
     if metadata.input_size != config.input_size:
         raise WeightsError(path, f'input_size {metadata.input_size} differs from the model '
                                  f'config\'s {config.input_size}')
+    try:
+        # The meta device allocates no memory and runs no initialiser: only shapes are needed.
+        with torch.device('meta'):
+            model = CrossInfoNet(config)
+    except (TypeError, ValueError, KeyError) as error:
+        # e.g. an input_size whose layer sizes overflow torch's 64-bit sizes (a TypeError)
+        raise WeightsError(path, f'model_config does not describe a CrossInfoNet that can be '
+                                 f'built: {type(error).__name__}: {error}') from None
     return {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
 
 

@@ -16,17 +16,18 @@ the cache entry of the same content.
 
 import dataclasses
 import hashlib
-import json
 import math
 from pathlib import Path
 import struct
 from typing import Dict, Mapping, Tuple
 
+from crossinfonet_ros import weights_json
 from crossinfonet_ros.weights import (SAFETENSORS_DTYPES, STORED_DTYPES, PathLike, WeightsError,
                                       WeightsMetadata, check_plain_file, digest_record)
 
-# Larger JSON headers are refused (a few kB here; the safetensors library's own limit is 100 MB).
-MAX_HEADER_BYTES = 100_000_000
+# Larger JSON headers are refused before they are read: a real one is ~55 kB (528 tensors), and
+# parsing bounds the memory to a small multiple of this (the safetensors library allows 100 MB).
+MAX_HEADER_BYTES = 4_000_000
 # Floating dtype tags: a weights file stores all its floating tensors in its stored_dtype.
 _FLOATING_TAGS = ('F64', 'F32', 'F16', 'BF16')
 # Read size while hashing (bounds the memory the check takes).
@@ -65,15 +66,20 @@ def read_header(path: PathLike) -> SafetensorsHeader:
                 raise _unreadable(path, f'{len(prefix)} bytes, shorter than the header length')
             (length,) = struct.unpack('<Q', prefix)
             size = path.stat().st_size
-            if length > min(MAX_HEADER_BYTES, size - 8):
+            if length > size - 8:
                 raise _unreadable(path, f'header length {length} does not fit a {size}-byte '
                                         f'file')
+            if length > MAX_HEADER_BYTES:
+                raise _unreadable(path, f'header length {length} is over the limit of '
+                                        f'{MAX_HEADER_BYTES} bytes')
             raw = handle.read(length)
     except OSError as error:
         raise WeightsError(path, f'cannot be read ({error})') from None
     try:
-        header = json.loads(raw.decode('utf-8'))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = weights_json.loads(raw.decode('utf-8'))
+    except UnicodeDecodeError as error:
+        raise _unreadable(path, f'header is not UTF-8 text: {error}') from None
+    except weights_json.JsonLimitError as error:
         raise _unreadable(path, f'header is not JSON: {error}') from None
     if not isinstance(header, dict):
         raise _unreadable(path, 'header is not a JSON object')
@@ -157,7 +163,7 @@ def _entry(path: Path, name: str, spec: object, data_start: int) -> TensorEntry:
     if not isinstance(spec, dict):
         raise _unreadable(path, f'tensor {name!r} has no dtype/shape/offsets entry')
     dtype, shape, offsets = spec.get('dtype'), spec.get('shape'), spec.get('data_offsets')
-    if dtype not in SAFETENSORS_DTYPES:
+    if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:  # (a list: unhashable)
         raise _unreadable(path, f'tensor {name!r} has an unsupported dtype {dtype!r}')
     if not (isinstance(shape, list) and all(_count(n) for n in shape)):
         raise _unreadable(path, f'tensor {name!r} has a malformed shape {shape!r}')

@@ -28,6 +28,7 @@ it runs without a lifecycle manager; a start error then stops it like any other.
 
 from collections import deque
 from copy import copy
+import functools
 import signal
 import sys
 import threading
@@ -65,7 +66,7 @@ from crossinfonet_ros.node.tf_buffer import TransformError
 from crossinfonet_ros.node import ros_messages as messages
 from crossinfonet_ros.visuals import draw_debug
 from crossinfonet_ros.weights import WeightsError
-from crossinfonet_ros.node.weights_watch import WeightsWatcher
+from crossinfonet_ros.node.weights_watch import WeightsWatcher, describe_error
 
 # Sensor-data QoS with a queue of one: only the newest frame matters (anchors B.7).
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -88,6 +89,21 @@ WEIGHTS_POLL_PERIOD_S = 1.0  # how often the weights file is looked at
 
 class StartupError(RuntimeError):
     """The node cannot start (weights, parameters); the message says why."""
+
+
+def _reports_exceptions(transition: str):
+    """Make a transition callback that raises say why: rclpy swallows the exception and
+    reports only ERROR, which left 'cannot start: ' with no reason."""
+    def wrap(callback):
+        @functools.wraps(callback)
+        def run(self, state):
+            try:
+                return callback(self, state)
+            except Exception as error:
+                self._failed(transition, describe_error(error))
+                raise  # rclpy then runs the error transition (on_error cleans up)
+        return run
+    return wrap
 
 
 class HandPoseNode(LifecycleNode):
@@ -128,7 +144,7 @@ class HandPoseNode(LifecycleNode):
             for step in (self.trigger_configure, self.trigger_activate):
                 if step() != TransitionCallbackReturn.SUCCESS:
                     self.destroy_node()
-                    raise StartupError(self._transition_error)
+                    raise StartupError(self._transition_error or f'{step.__name__} failed')
             self._autostarting = False
 
     @property
@@ -150,6 +166,7 @@ class HandPoseNode(LifecycleNode):
             self.get_logger().error(f'cannot {transition}: {message}')
         return TransitionCallbackReturn.FAILURE
 
+    @_reports_exceptions('configure')
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Check the parameters, find the weights file, create the topics."""
         try:
@@ -186,6 +203,7 @@ class HandPoseNode(LifecycleNode):
                                          TF_STATIC_LISTENER_QOS)]
         return super().on_configure(state)
 
+    @_reports_exceptions('activate')
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the model and start answering frames."""
         # Before loading: a change made while the model loads is then seen as one.

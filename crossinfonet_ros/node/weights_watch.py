@@ -28,6 +28,17 @@ class FileSignature:
     inode: int  # changes on an atomic replace (rename over the old file)
 
 
+def describe_error(error: BaseException) -> str:
+    """The error's message, with its type when that is not self-explaining (e.g. a
+    ``RecursionError``, or an exception whose message is empty).
+
+    :param error: the exception
+    """
+    if isinstance(error, ValueError) and str(error):  # WeightsError and the like say it all
+        return str(error)
+    return f'{type(error).__name__}: {error}' if str(error) else type(error).__name__
+
+
 def file_signature(path: str) -> Optional[FileSignature]:
     """The file's signature, or None when it does not exist (or cannot be stat'ed)."""
     try:
@@ -94,7 +105,7 @@ class WeightsWatcher(Generic[Built]):
         try:
             built = self._build(self.path)
         except Exception as error:  # any bad file: keep the running model, say why once
-            self._on_error(f'{error}; keeping the loaded model')
+            self._on_error(f'{describe_error(error)}; keeping the loaded model')
             return
         if file_signature(self.path) != signature:
             # Replaced again while loading: drop this build, the next polls build the newest.
