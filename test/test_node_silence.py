@@ -149,11 +149,11 @@ def test_diagnostics_carry_the_silence_and_where_the_node_listens(rig):
 
 def test_the_installed_node_warns_on_its_console(tmp_path, weights):
     # The installed executable as a user starts it: namespace and a custom file on the command
-    # line. Its output ends up in the pipe line by line; the warning repeats while nothing
-    # comes, so reading cannot block for long.
+    # line (/console: the rig above still publishes in /foo). Its output comes line by line;
+    # the warning repeats while nothing comes, so reading cannot block for long.
     from node_process import interrupt_and_check, start_test_node
     path = custom_params(tmp_path, input_timeout=1.0, max_depth=0.9)
-    child = start_test_node(weights, ros_args=('-r', '__ns:=/foo', '--params-file', path))
+    child = start_test_node(weights, ros_args=('-r', '__ns:=/console', '--params-file', path))
     lines = []
     while not any('no depth image on' in line for line in lines):
         line = child.stdout.readline()
@@ -162,5 +162,6 @@ def test_the_installed_node_warns_on_its_console(tmp_path, weights):
     output = ''.join(lines) + interrupt_and_check(child, timeout=10.0)
     assert 'depth band [0.15, 0.9] m' in output, output
     warning = next(line for line in lines if 'no depth image on' in line)
-    assert f'no depth image on {IMAGE} since start' in warning and '0 publishers' in warning
-    assert f'no camera info on {INFO} since start' in warning and '[WARN]' in warning
+    assert 'no depth image on /console/depth/image since start' in warning
+    assert 'no camera info on /console/depth/camera_info since start' in warning
+    assert '0 publishers' in warning and '[WARN]' in warning

@@ -182,9 +182,7 @@ class HandPoseNode(LifecycleNode):
             'camera_info': self.create_subscription(
                 CameraInfo, INPUTS['camera_info'][1], self._on_camera_info, SENSOR_QOS,
                 qos_overriding_options=overrides)}
-        timeout = self.params.input_timeout
-        self._inputs = InputWatch(INPUTS, timeout, SILENCE_REPEAT * timeout or 1.0,
-                                  time.monotonic())
+        self._watch_inputs()
         self._entities = [
             self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
             *self._input_subs.values(),
@@ -215,6 +213,9 @@ class HandPoseNode(LifecycleNode):
         with self._active_lock:
             self.pipeline = pipeline
         self._used_intrinsics = None  # a fresh model: no tracking seed carried over
+        # Callbacks wait while the model loads (seconds, ~20 s for a first ONNX compile): count
+        # silence from now, or frames queued meanwhile would read as a silent camera.
+        self._watch_inputs()
         if self.params.reload_weights_on_change:
             self._poll_timer = self.create_timer(WEIGHTS_POLL_PERIOD_S, watcher.poll)
         self.get_logger().info(
@@ -349,6 +350,11 @@ class HandPoseNode(LifecycleNode):
         if silent_for is not None:
             self.get_logger().info(f'{INPUTS[key][0]} arriving on {self._topic(key)} again, '
                                    f'after {silent_for:.1f} s without')
+
+    def _watch_inputs(self) -> None:
+        timeout = self.params.input_timeout
+        self._inputs = InputWatch(INPUTS, timeout, SILENCE_REPEAT * timeout or 1.0,
+                                  time.monotonic())
 
     def _topic(self, key: str) -> str:
         """An input's resolved topic name (remapped, in the node's namespace)."""
