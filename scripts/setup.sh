@@ -37,6 +37,9 @@ log "$CROSSINFONET_MODE mode: $([ "$CROSSINFONET_MODE" = system ] \
 
 # --- venv -----------------------------------------------------------------------------------
 if [ ! -x "$CROSSINFONET_VENV/bin/python" ]; then
+  # Debian and Ubuntu ship venv's pip bootstrap separately; without it venv fails in 10 lines.
+  "$python" -c 'import ensurepip, venv' 2>/dev/null \
+    || die "$python cannot create a venv: install python3-venv (sudo apt install python3-venv)"
   log "creating $CROSSINFONET_VENV ($CROSSINFONET_MODE mode, ROS 2 $CROSSINFONET_DISTRO)"
   if [ "$CROSSINFONET_MODE" = system ]; then
     # rclpy and the message packages come from the sourced install.
