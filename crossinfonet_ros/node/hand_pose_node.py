@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -54,7 +54,7 @@ from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.codec import joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
-from crossinfonet_ros.node.input_watch import InputWatch, silence_message
+from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
 from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
 from crossinfonet_ros.node.stats import NodeStats, Throttle, health
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
@@ -121,6 +121,7 @@ class HandPoseNode(LifecycleNode):
         self._markers_shown = False
         self._inputs: Optional[InputWatch] = None  # from configure: silence per input
         self._input_subs = {}  # INPUTS key -> its subscription, from configure
+        self._topics = {}  # INPUTS key -> its resolved topic name, from configure
         self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
@@ -182,6 +183,9 @@ class HandPoseNode(LifecycleNode):
             'camera_info': self.create_subscription(
                 CameraInfo, INPUTS['camera_info'][1], self._on_camera_info, SENSOR_QOS,
                 qos_overriding_options=overrides)}
+        # Resolved once: the worker names them too, and must not touch a subscription that
+        # cleanup may be destroying.
+        self._topics = {key: sub.topic_name for key, sub in self._input_subs.items()}
         self._watch_inputs()
         self._entities = [
             self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
@@ -273,6 +277,7 @@ class HandPoseNode(LifecycleNode):
                 self.destroy_subscription(entity)
         self._entities = []
         self._input_subs = {}
+        self._topics = {}
         self._inputs = None
         self._target = None  # its TF buffer goes with the /tf subscriptions
 
@@ -358,10 +363,9 @@ class HandPoseNode(LifecycleNode):
 
     def _topic(self, key: str) -> str:
         """An input's resolved topic name (remapped, in the node's namespace)."""
-        subscription = self._input_subs.get(key)
-        return subscription.topic_name if subscription else INPUTS[key][1]
+        return self._topics.get(key, INPUTS[key][1])
 
-    def _silences(self, silences) -> list:
+    def _silences(self, silences: Iterable[Silence]) -> List[str]:
         """One line per silent input, with its topic and how many publish on it now."""
         lines = []
         for silence in silences:
