@@ -19,7 +19,7 @@ from pathlib import Path
 import subprocess
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -62,11 +62,16 @@ def child_env() -> dict:
     return env
 
 
-def start_node(*parameters: str, **popen_kwargs) -> subprocess.Popen:
-    """Start hand_pose_node with config/hand.yaml and ``name:=value`` parameter overrides."""
+def start_node(*parameters: str, ros_args: Sequence[str] = (),
+               **popen_kwargs) -> subprocess.Popen:
+    """Start hand_pose_node with config/hand.yaml and ``name:=value`` parameter overrides.
+
+    :param ros_args: more ROS arguments (e.g. ``-r __ns:=/foo --params-file F``), after the
+        shipped file and before the overrides, so the overrides still win
+    """
     overrides = [arg for parameter in parameters for arg in ('-p', parameter)]
     return subprocess.Popen([str(node_executable()), '--ros-args', '--params-file',
-                             str(ROOT / 'config' / 'hand.yaml'), *overrides],
+                             str(ROOT / 'config' / 'hand.yaml'), *ros_args, *overrides],
                             env=child_env(), **popen_kwargs)
 
 

@@ -4,19 +4,21 @@
 
 CROSSINFONET_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# A sourced ROS 2 install (its setup script sets ROS_VERSION and an AMENT_PREFIX_PATH outside
-# this checkout) means system mode; otherwise the ROS 2 wheels go into the venv.
+# System mode when a sourced ROS 2 install provides rclpy: an AMENT_PREFIX_PATH entry whose
+# ament index holds rclpy (/opt/ros/<distro>, a source build), other than this checkout's
+# workspace and other than a venv (the wheels' venv is an ament prefix too, and a shell may
+# still hold another checkout's env.sh). Paths compare physically: checkouts behind symlinks.
+# Otherwise the ROS 2 wheels go into the venv.
 CROSSINFONET_MODE=wheels
-if [ "${ROS_VERSION:-}" = 2 ]; then
-  IFS=: read -r -a _prefixes <<<"${AMENT_PREFIX_PATH:-}"
-  for _prefix in "${_prefixes[@]}"; do
-    case "$_prefix" in
-      ''|"$CROSSINFONET_ROOT"/*) ;;  # this checkout's own venv or workspace
-      *) [ -f "$_prefix/local_setup.sh" ] && CROSSINFONET_MODE=system ;;
-    esac
-  done
-  unset _prefixes _prefix
-fi
+_root=$(cd -P "$CROSSINFONET_ROOT" && pwd)
+IFS=: read -r -a _prefixes <<<"${AMENT_PREFIX_PATH:-}"
+for _prefix in "${_prefixes[@]}"; do
+  [ -n "$_prefix" ] && [ -d "$_prefix" ] || continue
+  [ -f "$_prefix/pyvenv.cfg" ] && continue
+  case "$(cd -P "$_prefix" && pwd)/" in "$_root"/*) continue ;; esac
+  [ -f "$_prefix/share/ament_index/resource_index/packages/rclpy" ] && CROSSINFONET_MODE=system
+done
+unset _root _prefixes _prefix
 
 CROSSINFONET_DISTRO=${ROS_DISTRO:-jazzy}
 if [ "$CROSSINFONET_MODE" = system ]; then

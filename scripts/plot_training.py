@@ -15,6 +15,11 @@ from pathlib import Path
 import sys
 from typing import Optional
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training.out_path import out_problem  # noqa: E402
+
 COLUMNS = ('epoch', 'seconds', 'lr', 'train_error_mm', 'val_error_mm')
 TICKS_MM = (5, 10, 15, 20, 30, 50, 100, 200, 500, 1000)  # error axis labels (log scale)
 
@@ -112,6 +117,10 @@ def main(argv=None) -> int:
     parser.add_argument('--mark', type=parse_mark, action='append', default=[],
                         help='EPOCH:LABEL, a phase that began at EPOCH (repeatable)')
     args = parser.parse_args(argv)
+    problem = out_problem(args.out, directory=False)
+    if problem:
+        print(f'plot_training: error: --out {args.out}: {problem}', file=sys.stderr)
+        return 1
     try:
         metrics = read_metrics(args.run)
     except (OSError, ValueError) as error:

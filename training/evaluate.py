@@ -37,6 +37,7 @@ from training import metrics
 from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
+from training.out_path import out_problem
 
 DATASETS = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
 BATCH = 32  # crops per network call
@@ -227,6 +228,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.dataset != 'synthetic' and not (args.root and Path(args.root).is_dir()):
             raise EvaluationError(f'--dataset {args.dataset} needs --root pointing to a folder,'
                                   f' got {args.root}')
+        for option, path, directory in (('--out', args.out, True), ('--json', args.json, False)):
+            problem = path and out_problem(Path(path), directory)
+            if problem:  # before the evaluation, not after it
+                raise EvaluationError(f'{option} {path}: {problem}')
         summary = run(args)
     except (EvaluationError, WeightsError) as error:
         print(f'training.evaluate: error: {error}', file=sys.stderr)

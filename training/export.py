@@ -25,6 +25,7 @@ import torch
 from crossinfonet_ros.model import CrossInfoNet, ModelConfig
 from crossinfonet_ros.weights import WeightsError, WeightsMetadata, load_model, save_weights
 from training.checkpoint import CheckpointError, load_checkpoint
+from training.out_path import out_problem
 
 DEFAULT_MAX_MEAN_MM = 0.5  # fp16 check: largest allowed mean joint deviation (task brief)
 CHECK_CROPS = 32  # rendered crops in the fp16 check
@@ -129,6 +130,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--onnx', help='also export this .onnx file')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     args = parser.parse_args(argv)
+    for option, path in (('--out', args.out), ('--onnx', args.onnx)):
+        problem = path and out_problem(Path(path), directory=False)
+        if problem:  # before the export and its checks, not after them
+            print(f'training.export: error: {option} {path}: {problem}', file=sys.stderr)
+            return 2
     torch.set_num_threads(max(1, args.threads))
     try:
         report = export(Path(args.checkpoint), Path(args.out), args.fp16, args.max_mean_mm,

@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -56,6 +56,7 @@ from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.codec import joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
+from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
 from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
 from crossinfonet_ros.node.stats import NodeStats, Throttle, health
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
@@ -85,6 +86,13 @@ TF_STATIC_LISTENER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 WARN_PERIOD_S = 5.0
 WEIGHTS_POLL_PERIOD_S = 1.0  # how often the weights file is looked at
+INPUT_CHECK_PERIOD_S = 1.0  # how often the inputs are checked for silence
+# A lasting silence is said again every this many input_timeouts (10 s by default): visible
+# in a console, not a flood.
+SILENCE_REPEAT = 2.0
+# The inputs watched for silence: key -> (what it carries, the subscription's own topic name).
+INPUTS = {'depth_image': ('depth image', 'depth/image'),
+          'camera_info': ('camera info', 'depth/camera_info')}
 
 
 class StartupError(RuntimeError):
@@ -128,6 +136,9 @@ class HandPoseNode(LifecycleNode):
         self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
         self._target: Optional[TargetFrame] = None  # with target_frame set, from configure
         self._markers_shown = False
+        self._inputs: Optional[InputWatch] = None  # from configure: silence per input
+        self._input_subs = {}  # INPUTS key -> its subscription, from configure
+        self._topics = {}  # INPUTS key -> its resolved topic name, from configure
         self._pending = deque()  # (Image, receive time ns) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
@@ -185,13 +196,22 @@ class HandPoseNode(LifecycleNode):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         # A copy each: rclpy writes the qos_overrides parameters into the profile it is given,
         # so a shared one would carry the image's overrides to the camera info and beyond.
+        self._input_subs = {
+            'depth_image': self.create_subscription(
+                Image, INPUTS['depth_image'][1], self._on_image, copy(SENSOR_QOS),
+                qos_overriding_options=overrides),
+            'camera_info': self.create_subscription(
+                CameraInfo, INPUTS['camera_info'][1], self._on_camera_info, copy(SENSOR_QOS),
+                qos_overriding_options=overrides)}
+        # Resolved once: the worker names them too, and must not touch a subscription that
+        # cleanup may be destroying.
+        self._topics = {key: sub.topic_name for key, sub in self._input_subs.items()}
+        self._watch_inputs()
         self._entities = [
             self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
-            self.create_subscription(Image, 'depth/image', self._on_image, copy(SENSOR_QOS),
-                                     qos_overriding_options=overrides),
-            self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info,
-                                     copy(SENSOR_QOS), qos_overriding_options=overrides),
-            self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)]
+            *self._input_subs.values(),
+            self.create_timer(self.params.diagnostics_period, self._publish_diagnostics),
+            self.create_timer(INPUT_CHECK_PERIOD_S, self._check_inputs)]
         self._target = None
         if self.params.target_frame:  # listen to TF only when there is something to look up
             self._target = TargetFrame(self.params.target_frame, self.params.transform_timeout,
@@ -218,6 +238,9 @@ class HandPoseNode(LifecycleNode):
         with self._active_lock:
             self.pipeline = pipeline
         self._used_intrinsics = None  # a fresh model: no tracking seed carried over
+        # Callbacks wait while the model loads (seconds, ~20 s for a first ONNX compile): count
+        # silence from now, or frames queued meanwhile would read as a silent camera.
+        self._watch_inputs()
         if self.params.reload_weights_on_change:
             self._poll_timer = self.create_timer(WEIGHTS_POLL_PERIOD_S, watcher.poll)
         self.get_logger().info(
@@ -274,6 +297,9 @@ class HandPoseNode(LifecycleNode):
             else:
                 self.destroy_subscription(entity)
         self._entities = []
+        self._input_subs = {}
+        self._topics = {}
+        self._inputs = None
         self._target = None  # its TF buffer goes with the /tf subscriptions
 
     # --- start-up ---------------------------------------------------------------------------
@@ -343,7 +369,42 @@ class HandPoseNode(LifecycleNode):
             more = f' ({suppressed} more since the last report)' if suppressed else ''
             self.get_logger().warning(message + more)
 
+    def _arrived(self, key: str) -> None:
+        """Note a message on an input; say once that it is back after a reported silence."""
+        inputs = self._inputs
+        silent_for = inputs.arrived(key, time.monotonic()) if inputs else None
+        if silent_for is not None:
+            self.get_logger().info(f'{INPUTS[key][0]} arriving on {self._topic(key)} again, '
+                                   f'after {silent_for:.1f} s without')
+
+    def _watch_inputs(self) -> None:
+        timeout = self.params.input_timeout
+        self._inputs = InputWatch(INPUTS, timeout, SILENCE_REPEAT * timeout or 1.0,
+                                  time.monotonic())
+
+    def _topic(self, key: str) -> str:
+        """An input's resolved topic name (remapped, in the node's namespace)."""
+        return self._topics.get(key, INPUTS[key][1])
+
+    def _silences(self, silences: Iterable[Silence]) -> List[str]:
+        """One line per silent input, with its topic and how many publish on it now."""
+        lines = []
+        for silence in silences:
+            topic = self._topic(silence.name)
+            lines.append(silence_message(silence, INPUTS[silence.name][0], topic,
+                                         self.count_publishers(topic)))
+        return lines
+
+    def _check_inputs(self) -> None:
+        inputs = self._inputs
+        if inputs is None:
+            return
+        lines = self._silences(inputs.due(time.monotonic()))
+        if lines:  # InputWatch throttles: new silences, then every SILENCE_REPEAT timeouts
+            self.get_logger().warning('; '.join(lines))
+
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._arrived('camera_info')
         try:
             intrinsics = Intrinsics.from_k(msg.k, msg.width, msg.height)
         except ValueError as error:
@@ -364,6 +425,7 @@ class HandPoseNode(LifecycleNode):
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
         self.stats.count('input')
+        self._arrived('depth_image')
         if self.pipeline is None:
             self.stats.reject('inactive')
             self.stats.count('processed')  # dealt with: nothing waits for it
@@ -405,7 +467,7 @@ class HandPoseNode(LifecycleNode):
         if intrinsics is None:
             self.stats.reject('no_camera_info')
             self._warn('no_camera_info', 'skipping depth frames until a valid camera info '
-                                         'arrives on depth/camera_info')
+                                         f"arrives on {self._topic('camera_info')}")
             return None
         started = time.perf_counter()
         try:
@@ -481,9 +543,15 @@ class HandPoseNode(LifecycleNode):
         status = DiagnosticStatus(
             name=f'{self.get_name()}: hand pose pipeline',
             hardware_id=pipeline.estimator.device if pipeline else self.params.device)
+        inputs = self._inputs
+        silent = self._silences(inputs.silent(time.monotonic())) if inputs else []
         ok, status.message = health(pipeline is not None, self._camera_infos.newest is not None,
-                                    window)
+                                    window, silent)
         status.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
+        for key in INPUTS:  # where the node listens: the first thing to check when nothing comes
+            topic = self._topic(key)
+            pairs += [(f'{key}_topic', topic),
+                      (f'{key}_publishers', str(self.count_publishers(topic)))]
         status.values = [KeyValue(key=k, value=v) for k, v in pairs]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

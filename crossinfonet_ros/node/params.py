@@ -48,6 +48,10 @@ PARAMETERS = (
                            'moving)'),
     ('marker_lifetime', 0.5, 'Lifetime of the RViz skeleton markers, s'),
     ('diagnostics_period', 1.0, 'Period of the /diagnostics status, s'),
+    ('input_timeout', 5.0, 'Warn (again every twice this while it lasts, and in /diagnostics) '
+                           'when no depth image or no camera info has arrived for this long, '
+                           'naming the topic and its publishers, s; 0 = never (e.g. a camera '
+                           'triggered now and then)'),
     ('max_pending_frames', 1, 'Depth frames waiting for processing at most; when one more '
                               'arrives the oldest waiting is dropped (1 = newest frame only, '
                               'lowest latency; 2 rides out one slow frame)'),
@@ -85,6 +89,7 @@ class NodeParams:
     one_euro_beta: float  # 1/m
     marker_lifetime: float  # s
     diagnostics_period: float  # s
+    input_timeout: float  # s of silence on an input before a warning; 0 = never
     max_pending_frames: int  # frames waiting for the worker at most
     reload_weights_on_change: bool  # watch the weights file and reload it when it changes
     autostart: bool  # configure and activate at start, without a lifecycle manager
@@ -118,6 +123,8 @@ class NodeParams:
         if self.target_frame.startswith(f'{self.frame_prefix}/'):
             problems.append(f'target_frame {self.target_frame!r} is one of the joint frames '
                             f'(frame_prefix {self.frame_prefix!r})')
+        if not (math.isfinite(self.input_timeout) and self.input_timeout >= 0):
+            problems.append(f'input_timeout must be >= 0 s, got {self.input_timeout}')
         if not self.one_euro_beta >= 0:
             problems.append(f'one_euro_beta must be >= 0, got {self.one_euro_beta}')
         if problems:

@@ -4,7 +4,7 @@ rule that turns them into a health level (ROS-free)."""
 from collections import Counter, deque
 import threading
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -80,16 +80,21 @@ class NodeStats:
         return pairs, dict(window)
 
 
-def health(active: bool, has_camera_info: bool, window: Dict[str, int]) -> Tuple[bool, str]:
-    """``(ok, message)`` of the node's diagnostic status: not ok while inactive, before any
-    camera info, when frames were rejected or dropped in the period, or when none came in.
+def health(active: bool, has_camera_info: bool, window: Dict[str, int],
+           silent: Sequence[str] = ()) -> Tuple[bool, str]:
+    """``(ok, message)`` of the node's diagnostic status: not ok while inactive, while an input
+    is silent, before any camera info, when frames were rejected or dropped in the period, or
+    when none came in.
 
     :param active: a model is loaded and frames are answered
     :param has_camera_info: a valid camera info has arrived
     :param window: the period's counts (:meth:`NodeStats.report`)
+    :param silent: one line per input silent for too long (they name the topics)
     """
     if not active:
         return False, 'inactive: no model loaded'
+    if silent:
+        return False, '; '.join(silent)
     if not has_camera_info:
         return False, 'no camera info received yet'
     rejected, dropped = window.get('rejected', 0), window.get('dropped', 0)

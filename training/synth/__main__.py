@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Tuple
 
 from crossinfonet_ros.camera import D435_640X480, Intrinsics
+from training.cli import OneLineParser
 from training.datasets.hands2017 import HANDS2017_INTRINSICS
 from training.datasets.sample import Sample
+from training.out_path import out_problem
 from training.synth.clutter import ClutterConfig
 from training.synth.motion import stream_frames
 from training.synth.scene import SynthConfig, render_frame
@@ -32,25 +34,14 @@ DEFAULT_CAMERAS = {'hands2017': HANDS2017_INTRINSICS, 'rosbag2': D435_640X480}
 DEFAULT_START_S = 1_700_000_000.0  # header stamp of the first frame (a fixed, plausible epoch)
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Argument parser whose errors are one line (no usage dump), exit status 2."""
-
-    def error(self, message: str):
-        """Print ``prog: error: message`` and exit with status 2.
-
-        :param message: what is wrong
-        """
-        self.exit(2, f'{self.prog}: error: {message}\n')
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m training.synth``."""
     parser = OneLineParser(
         prog='python -m training.synth',
         description='Render synthetic depth images of a right hand with ground-truth joints.')
     parser.add_argument('--out', type=Path, required=True,
-                        help='output directory to create (hands2017 root or rosbag2 bag); its '
-                             'parent must exist and it must be new or empty')
+                        help='output directory to create, parents too (hands2017 root or '
+                             'rosbag2 bag); it must be new or empty')
     parser.add_argument('--num', type=int, required=True, help='number of frames (> 0)')
     parser.add_argument('--seed', type=int, default=0, help='data-set seed (>= 0, default 0)')
     parser.add_argument('--format', choices=sorted(DEFAULT_CAMERAS), default='hands2017',
@@ -77,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_out(parser: argparse.ArgumentParser, out: Path) -> None:
-    if not out.parent.is_dir():
-        parser.error(f'--out {out}: parent directory {out.parent} does not exist')
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    problem = out_problem(out, directory=True)
+    if problem:
+        parser.error(f'--out {out}: {problem}')
+    if out.is_dir() and any(out.iterdir()):
         parser.error(f'--out {out}: already exists and is not an empty directory')
 
 
@@ -142,11 +134,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args, config = parse_args(argv)
     started = time.perf_counter()
     if args.format == 'hands2017':
-        args.out.mkdir(exist_ok=True)
+        args.out.mkdir(parents=True, exist_ok=True)
         count = write_hands2017(args.out, (sample for _, sample in frames(args, config)))
     else:
         if args.out.exists():
             args.out.rmdir()  # an empty directory (checked): the bag writer creates it
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         start_ns = round(args.start_time * 1e9)
         count = write_rosbag2(args.out, ((start_ns + round(t * 1e9), sample)
                                          for t, sample in frames(args, config)))

@@ -6,7 +6,6 @@ normalised crops the network sees, cut by the codec, with the skeleton projected
 each under a caption strip that says they are renders.
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,7 +15,9 @@ import numpy as np
 
 from crossinfonet_ros.codec import crop_hand, joints_to_crop_uv
 from crossinfonet_ros.layouts import get_layout
+from training.cli import OneLineParser
 from training.datasets.sample import Sample
+from training.out_path import out_problem
 from training.synth.scene import LAYOUT, SynthConfig, render_crop, render_frame
 
 CAPTION_PX = 28  # caption strip above each grid
@@ -160,17 +161,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     :param argv: arguments (default ``sys.argv[1:]``)
     """
-    parser = argparse.ArgumentParser(prog='python -m training.synth.preview',
-                                     description='Write PNG grids of synthetic frames and crops.')
-    parser.add_argument('--out', type=Path, required=True, help='existing output directory')
+    parser = OneLineParser(prog='python -m training.synth.preview',
+                           description='Write PNG grids of synthetic frames and crops.')
+    parser.add_argument('--out', type=Path, required=True,
+                        help='output directory (created, parents too)')
     parser.add_argument('--seed', type=int, default=1, help='data-set seed (default 1)')
     parser.add_argument('--frames', type=int, default=12, help='full frames (default 12)')
     parser.add_argument('--crops', type=int, default=48, help='crops (default 48)')
     args = parser.parse_args(argv)
-    if not args.out.is_dir():
-        parser.error(f'--out {args.out}: not an existing directory')
+    problem = out_problem(args.out, directory=True)
+    if problem:
+        parser.error(f'--out {args.out}: {problem}')
     if args.frames <= 0 or args.crops <= 0 or args.seed < 0:
         parser.error('--frames and --crops must be positive and --seed non-negative')
+    args.out.mkdir(parents=True, exist_ok=True)
     for path in write_previews(args.out, args.seed, args.frames, args.crops):
         print(path)
     return 0

@@ -48,7 +48,7 @@ def depth_to_uint16(depth_mm: np.ndarray) -> np.ndarray:
 def write_hands2017(out_dir: Path, samples: Iterable[Sample]) -> int:
     """Write full frames in the HANDS2017 training layout under ``out_dir/training``.
 
-    :param out_dir: dataset root (created if missing; its parent must exist)
+    :param out_dir: dataset root (created with its parents if missing)
     :param samples: full-frame samples of one camera
     :returns: the number of frames written
     :raises ValueError: when samples disagree on the camera
