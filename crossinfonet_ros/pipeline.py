@@ -316,7 +316,23 @@ class HandPosePipeline:
             return HandResult(False, reason, timings_ms=timings)
         if not (best.detection.seeded and self._palm_mm is not None):
             best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
+            if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
+                best = self._redecide(best, depth_mm, intrinsics, timings)
         return self._result(best, depth_mm.shape, timings, time_s)
+
+    def _redecide(self, best: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
+                  timings: dict) -> '_Attempt':
+        """Decide the side again on the re-centred crop, both sides in one batch: the palm
+        -centred crop is what the network was trained on, the detection's is not."""
+        center_mm = side_points(best.crop.center_mm, self._view(best.side))
+        cropped = []
+        for side in self._sides(tracked=False):
+            crop = self._crop_at(center_mm, side, depth_mm, intrinsics, timings)
+            if isinstance(crop, str):
+                return best
+            cropped.append((best.detection, side, crop))
+        decided = _better_sides(self._attempts(cropped, intrinsics, timings, measure_fit=True))
+        return decided[0] if len(decided) == 1 and isinstance(decided[0], _Attempt) else best
 
     def estimate_at(self, depth_mm: np.ndarray, intrinsics: Intrinsics,
                     center_mm) -> HandResult:
