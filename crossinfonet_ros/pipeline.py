@@ -7,9 +7,9 @@ ends of each object, all run through the network as one batch, the most hand-lik
 (:mod:`crossinfonet_ros.hand_frame`). A hand of the other side than the network's is run
 mirrored (:mod:`crossinfonet_ros.mirror`); with ``handedness='auto'`` each fresh detection's
 crops run both ways in the same batch and the side whose skeleton fits the surface better
-(:mod:`crossinfonet_ros.hand_fit`) is kept for as long as the track lasts. Never raises on a depth frame of the camera's size:
-anything that keeps a hand from being found comes back as ``HandResult(detected=False,
-reason=...)``."""
+(:mod:`crossinfonet_ros.hand_fit`), decided again on the re-centred crop, is kept for as long
+as the track lasts. Never raises on a depth frame of the camera's size: anything that keeps a
+hand from being found comes back as ``HandResult(detected=False, reason=...)``."""
 
 from dataclasses import dataclass, field
 import time

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'given' (default): renderer / dataset centre; 'detect': the node's detector and "
              're-centring (HandPosePipeline)')
     add('--hand', choices=HANDS, default='right',
-        help="synthetic: render right hands (default), left hands, or both (each scene twice)")
+        help='synthetic: render right hands (default), left hands, or both (each scene twice)')
     add('--handedness', choices=HANDEDNESS_MODES, default='right',
         help="the pipeline's handedness: 'right' (default), 'left' or 'auto'")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
