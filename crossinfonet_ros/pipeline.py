@@ -4,9 +4,12 @@ segment (track from the previous centre, or detect: candidates nearest object fi
 ends of each object, all run through the network as one batch, the most hand-like crop kept)
 -> crop -> estimate (re-centred on the predicted palm after a fresh detection) -> mm to metres
 -> optional One Euro filter -> optional MediaPipe order, plus the wrist pose
-(:mod:`crossinfonet_ros.hand_frame`). Never raises on a depth frame of the camera's size:
-anything that keeps a hand from being found comes back as ``HandResult(detected=False,
-reason=...)``."""
+(:mod:`crossinfonet_ros.hand_frame`). A hand of the other side than the network's is run
+mirrored (:mod:`crossinfonet_ros.mirror`); with ``handedness='auto'`` each fresh detection's
+crops run both ways in the same batch and the side whose skeleton fits the surface better
+(:mod:`crossinfonet_ros.hand_fit`), decided again on the re-centred crop, is kept for as long
+as the track lasts. Never raises on a depth frame of the camera's size: anything that keeps a
+hand from being found comes back as ``HandResult(detected=False, reason=...)``."""
 
 from dataclasses import dataclass, field
 import time
@@ -15,15 +18,19 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
-from crossinfonet_ros.codec import Crop, crop_hand
+from crossinfonet_ros.codec import Crop, joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hand_fit import surface_distance
 from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
+from crossinfonet_ros.mirror import SIDES, check_side, crop_side, mirror_box, side_camera, \
+    side_points
 from crossinfonet_ros.one_euro import OneEuroFilter
 from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, detect_hand,
                                            detect_hand_candidates, prepare_frame)
 
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
+HANDEDNESS_MODES = ('auto',) + SIDES
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,11 @@ class PipelineConfig:
     smoothing: bool = False  # One Euro filter on the output joints
     one_euro_min_cutoff: float = 1.0  # Hz
     one_euro_beta: float = 0.5  # 1/m (joints are filtered in metres)
-    handedness: str = 'right'  # hand the network was trained for
+    # The users' hand: 'right', 'left', or 'auto' (decided on each fresh detection, kept by
+    # the track; twice the crops on a fresh detection). The network's own side (the
+    # weights') runs as is, the other one mirrored. The node's default is 'auto'.
+    handedness: str = 'right'
+    network_side: str = 'right'  # the side the weights were trained for
     # Re-crops around the predicted palm centre after a fresh detection: the network was
     # trained on crops centred on the palm, and from a crop centred d mm off it predicts the
     # palm only ~0.45 d away from the crop centre (epoch-74 weights, 40 frames), so each pass
@@ -77,8 +88,20 @@ class HandResult:
     cube_m: float = 0.0  # crop cube side
     roi: Tuple[int, int, int, int] = (0, 0, 0, 0)  # (x, y, width, height), clipped to the image
     tracked: bool = False  # centre seeded from the previous frame
-    crop: Optional[Crop] = None  # the network input (for the debug image)
+    handedness: str = ''  # the hand's side, 'right' or 'left'; '' when not detected
+    crop: Optional[Crop] = None  # the network input (for the debug image; mirrored: see below)
+    crop_side: str = 'right'  # side whose frame ``crop`` is cut from (mirror.crop_side)
     timings_ms: Dict[str, float] = field(default_factory=dict)  # 'segment', 'crop', 'inference'
+
+    def crop_joints_uv(self, intrinsics: Intrinsics) -> np.ndarray:
+        """The native joints in pixels of ``crop``, the network input (mirrored for a hand of
+        the other side than the network's), e.g. to draw them on it.
+
+        :param intrinsics: the camera of the frame processed
+        :returns: (A, 2) crop pixel coordinates
+        """
+        return joints_to_crop_uv(side_points(self.native_m * 1000.0, self.crop_side), self.crop,
+                                 side_camera(intrinsics, self.crop_side))
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,10 +109,13 @@ class _Attempt:
     """One candidate's crop and estimate, and how hand-like it is."""
 
     detection: Detection  # where the hand was looked for
-    crop: Crop  # the last crop around it
-    estimate: object  # the estimator's output for that crop
+    side: str  # the hand's side this attempt assumed
+    crop: Crop  # the last crop around it (mirrored when ``side`` is not the network's)
+    joints_mm: np.ndarray  # (A, 3) estimated joints, camera frame, mm
+    confidence: np.ndarray  # (A,) per-joint heat-map confidence
     palm_mm: np.ndarray  # (3,) palm centre of that estimate, mm
     score: float  # mean heat-map confidence of the joints, 0..1
+    fit_mm: float  # surface distance of the skeleton (hand_fit), mm; inf when not measured
 
 
 class HandPosePipeline:
@@ -97,6 +123,10 @@ class HandPosePipeline:
 
     def __init__(self, estimator: HandPoseEstimator, config: PipelineConfig) -> None:
         """:raises ValueError: mediapipe21 output asked for a layout without MediaPipe joints"""
+        if config.handedness not in HANDEDNESS_MODES:
+            raise ValueError(f'handedness must be one of {HANDEDNESS_MODES}, got '
+                             f'{config.handedness!r}')
+        check_side(config.network_side)
         self.estimator = estimator
         self.config = config
         self.layout = estimator.layout
@@ -116,11 +146,13 @@ class HandPosePipeline:
                         if config.smoothing else None)
         self._seed_mm: Optional[np.ndarray] = None  # last frame's segmented centre of mass
         self._palm_mm: Optional[np.ndarray] = None  # last frame's predicted palm centre
+        self._side: Optional[str] = None  # the tracked hand's side
 
     def reset(self) -> None:
-        """Forget the tracking seed and the filter history."""
+        """Forget the tracking seed, the hand's side and the filter history."""
         self._seed_mm = None
         self._palm_mm = None
+        self._side = None
         if self._filter is not None:
             self._filter.reset()
 
@@ -137,12 +169,23 @@ class HandPosePipeline:
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return found
 
+    def _sides(self, tracked: bool) -> tuple:
+        """The sides to try: the track's, the configured one, or both (network's first)."""
+        if tracked and self._side is not None:
+            return (self._side,)
+        if self.config.handedness != 'auto':
+            return (self.config.handedness,)
+        network = self.config.network_side
+        return (network,) + tuple(side for side in SIDES if side != network)
+
     def _try(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
-             best: Optional['_Attempt'] = None):
+             sides: tuple, best: Optional['_Attempt'] = None):
         """Estimate the hand at every candidate in one batched network run (~1.4x faster than
-        a run per crop for 5 crops: batch 5 vs 1 in ``bench/bench_inference.py``); return the
-        most hand-like attempt (or ``best`` if none beats it; the first new best reaching
-        ``min_hand_confidence`` ends the choice) and the first reason a candidate failed."""
+        a run per crop for 5 crops: batch 5 vs 1 in ``bench/bench_inference.py``), each
+        candidate once per side in ``sides`` (the side whose skeleton fits its surface better
+        stands for the candidate); return the most hand-like attempt (or ``best`` if none beats
+        it; the first new best reaching ``min_hand_confidence`` ends the choice) and the first
+        reason a candidate failed."""
         reason, cropped = '', []
         for detection in candidates:
             if not detection:
@@ -152,12 +195,14 @@ class HandPosePipeline:
             if detection.seeded and self._palm_mm is not None:
                 # Tracking: last frame's palm centre, moved as the segmented hand moved.
                 center_mm = self._palm_mm + (center_mm - self._seed_mm)
-            crop = self._crop_at(center_mm, depth_mm, intrinsics, timings)
-            if isinstance(crop, str):
-                reason = reason or crop
-            else:
-                cropped.append((detection, crop))
-        for attempt in self._attempts(cropped, timings):
+            for side in sides:
+                crop = self._crop_at(center_mm, side, depth_mm, intrinsics, timings)
+                if isinstance(crop, str):
+                    reason = reason or crop
+                else:
+                    cropped.append((detection, side, crop))
+        attempts = self._attempts(cropped, intrinsics, timings, measure_fit=len(sides) > 1)
+        for attempt in _better_sides(attempts):
             if isinstance(attempt, str):
                 reason = reason or attempt
                 continue
@@ -167,46 +212,60 @@ class HandPosePipeline:
                     break
         return best, reason
 
-    def _crop_at(self, center_mm: np.ndarray, depth_mm: np.ndarray, intrinsics: Intrinsics,
-                 timings: dict):
-        """The network input around ``center_mm``, or why it cannot be cut."""
+    def _crop_at(self, center_mm: np.ndarray, side: str, depth_mm: np.ndarray,
+                 intrinsics: Intrinsics, timings: dict):
+        """The network input for a ``side`` hand around ``center_mm``, or why it cannot be
+        cut."""
         started = time.perf_counter()
         try:
-            crop = crop_hand(depth_mm, center_mm, self.config.detector.cube_mm, intrinsics,
-                             self.estimator.input_size)
+            crop = crop_side(depth_mm, center_mm, self.config.detector.cube_mm, intrinsics,
+                             self._view(side), self.estimator.input_size)
         except ValueError as error:  # e.g. a centre so near the cube projects to nothing
             return f'cannot crop the hand: {error}'
         timings['crop'] += (time.perf_counter() - started) * 1e3
         return crop
 
-    def _attempts(self, cropped, timings: dict) -> list:
-        """One :class:`_Attempt` (or why it failed) per ``(detection, crop)``, in order, from
-        one network run over all the crops."""
+    def _view(self, side: str) -> str:
+        """The side whose frame the network sees a ``side`` hand in (mirror.crop_side): the
+        network's own side runs unmirrored."""
+        return 'right' if side == self.config.network_side else 'left'
+
+    def _attempts(self, cropped, intrinsics: Intrinsics, timings: dict,
+                  measure_fit: bool = False) -> list:
+        """One :class:`_Attempt` (or why it failed) per ``(detection, side, crop)``, in
+        order, from one network run over all the crops; ``measure_fit``: with the skeleton's
+        surface distance (the side decision)."""
         if not cropped:
             return []
         started = time.perf_counter()
-        batch = self.estimator.estimate([crop for _, crop in cropped])
+        batch = self.estimator.estimate([crop for _, _, crop in cropped])
         timings['inference'] += (time.perf_counter() - started) * 1e3
         attempts = []
-        for index, (detection, crop) in enumerate(cropped):
-            estimate = batch.entry(index)
-            if not np.all(np.isfinite(estimate.joints_mm)):
+        for index, (detection, side, crop) in enumerate(cropped):
+            view_joints = batch.joints_mm[index]
+            if not np.all(np.isfinite(view_joints)):
                 attempts.append('the network returned non-finite joints')
                 continue
-            score = float(np.mean(estimate.confidence[0]))
-            attempts.append(_Attempt(detection, crop, estimate,
-                                     self.layout.palm_center(estimate.joints_mm[0]),
-                                     score if np.isfinite(score) else 0.0))
+            view = self._view(side)
+            fit = float('inf')
+            if measure_fit:
+                fit = surface_distance(crop, view_joints, side_camera(intrinsics, view),
+                                       self.layout.edges)
+            joints = side_points(view_joints, view)
+            score = float(np.mean(batch.confidence[index]))
+            attempts.append(_Attempt(detection, side, crop, joints, batch.confidence[index],
+                                     self.layout.palm_center(joints),
+                                     score if np.isfinite(score) else 0.0, fit))
         return attempts
 
-    def _estimate_at(self, detection: Detection, center_mm: np.ndarray, depth_mm: np.ndarray,
-                     intrinsics: Intrinsics, timings: dict):
-        """Crop around ``center_mm`` and run the network: the :class:`_Attempt`, or why it
-        failed."""
-        crop = self._crop_at(center_mm, depth_mm, intrinsics, timings)
+    def _estimate_at(self, detection: Detection, center_mm: np.ndarray, side: str,
+                     depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict):
+        """Crop a ``side`` hand around ``center_mm`` and run the network: the
+        :class:`_Attempt`, or why it failed."""
+        crop = self._crop_at(center_mm, side, depth_mm, intrinsics, timings)
         if isinstance(crop, str):
             return crop
-        return self._attempts([(detection, crop)], timings)[0]
+        return self._attempts([(detection, side, crop)], intrinsics, timings)[0]
 
     def _palm_trusted(self, attempt: '_Attempt') -> bool:
         """The predicted palm is within half a crop cube of the segmented hand (else the
@@ -223,8 +282,8 @@ class HandPosePipeline:
         for _ in range(self.config.refine_passes):
             if not self._palm_trusted(attempt):
                 break
-            moved = self._estimate_at(attempt.detection, attempt.palm_mm, depth_mm, intrinsics,
-                                      timings)
+            moved = self._estimate_at(attempt.detection, attempt.palm_mm, attempt.side,
+                                      depth_mm, intrinsics, timings)
             if isinstance(moved, str):
                 break
             attempt = moved
@@ -244,34 +303,101 @@ class HandPosePipeline:
         best, reason = None, ''
         if self.config.tracking and self._seed_mm is not None:
             tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
-            best, reason = self._try([tracked], depth_mm, intrinsics, timings)
+            best, reason = self._try([tracked], depth_mm, intrinsics, timings,
+                                     self._sides(tracked=True))
         if best is None or best.score < self.config.lost_track_confidence:
             # No track, or a track that no longer looks like a hand: detect afresh.
             candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
-            fresh, fresh_reason = self._try(candidates, depth_mm, intrinsics, timings, best)
+            fresh, fresh_reason = self._try(candidates, depth_mm, intrinsics, timings,
+                                            self._sides(tracked=False), best)
             best, reason = fresh, fresh_reason or reason
         if best is None:
             self.reset()
             return HandResult(False, reason, timings_ms=timings)
         if not (best.detection.seeded and self._palm_mm is not None):
             best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
-        detection, crop, estimate = best.detection, best.crop, best.estimate
-        cube_mm = self.config.detector.cube_mm
-        native_m = estimate.joints_mm[0] / 1000.0
+            if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
+                best = self._redecide(best, depth_mm, intrinsics, timings)
+        return self._result(best, depth_mm.shape, timings, time_s)
+
+    def _redecide(self, best: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
+                  timings: dict) -> '_Attempt':
+        """Decide the side again on the re-centred crop, both sides in one batch: the palm
+        -centred crop is what the network was trained on, the detection's is not."""
+        center_mm = side_points(best.crop.center_mm, self._view(best.side))
+        cropped = []
+        for side in self._sides(tracked=False):
+            crop = self._crop_at(center_mm, side, depth_mm, intrinsics, timings)
+            if isinstance(crop, str):
+                return best
+            cropped.append((best.detection, side, crop))
+        decided = _better_sides(self._attempts(cropped, intrinsics, timings, measure_fit=True))
+        return decided[0] if len(decided) == 1 and isinstance(decided[0], _Attempt) else best
+
+    def estimate_at(self, depth_mm: np.ndarray, intrinsics: Intrinsics,
+                    center_mm) -> HandResult:
+        """One frame with the crop centre given (the evaluation protocol 'given'): no
+        segmentation, tracking, re-centring or filter; the hand's side as ``handedness`` says
+        (``'auto'``: decided as on a fresh detection).
+
+        :param depth_mm: (H, W) depth in mm matching ``intrinsics``
+        :param intrinsics: the camera
+        :param center_mm: (3,) crop cube centre, camera frame, mm
+        """
+        timings = {'segment': 0.0, 'crop': 0.0, 'inference': 0.0}
+        detection = Detection(np.asarray(center_mm, dtype=np.float64), 0)
+        best, reason = self._try([detection], depth_mm, intrinsics, timings,
+                                 self._sides(tracked=False))
+        if best is None:
+            return HandResult(False, reason, timings_ms=timings)
+        return HandResult(**dict(self._fields(best, depth_mm.shape), timings_ms=timings))
+
+    def _result(self, best: '_Attempt', shape: Tuple[int, int], timings: dict,
+                time_s: float) -> HandResult:
+        """The frame's result from the winning attempt; updates the track and the filter."""
+        native_m = best.joints_mm / 1000.0
         if self._filter is not None:
+            if best.side != self._side:
+                self._filter.reset()  # a new hand: no smoothing across a change of side
             native_m = self._filter(native_m, time_s)
-        self._seed_mm = np.asarray(detection.center_mm, dtype=np.float64)
+        self._seed_mm = np.asarray(best.detection.center_mm, dtype=np.float64)
         self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
-        position, orientation = wrist_pose(native_m, self.layout, self.config.handedness)
-        height, width = depth_mm.shape
-        x0, y0, x1, y1 = crop.roi
+        self._side = best.side
+        return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings))
+
+    def _fields(self, best: '_Attempt', shape: Tuple[int, int],
+                native_m: Optional[np.ndarray] = None) -> dict:
+        """HandResult fields of a winning attempt (joints ``native_m``, default its own)."""
+        native_m = best.joints_mm / 1000.0 if native_m is None else native_m
+        detection, crop = best.detection, best.crop
+        cube_mm = self.config.detector.cube_mm
+        position, orientation = wrist_pose(native_m, self.layout, best.side)
+        height, width = shape
+        view = self._view(best.side)
+        x0, y0, x1, y1 = crop.roi if view == 'right' else mirror_box(crop.roi, width)
         x0c, y0c = min(max(x0, 0), width), min(max(y0, 0), height)
         x1c, y1c = min(max(x1, 0), width), min(max(y1, 0), height)
-        return HandResult(
+        return dict(
             detected=True, joint_names=tuple(self.output_names),
             positions_m=native_m[self.output_index],
-            confidence=np.asarray(estimate.confidence[0], np.float32)[self.output_index],
+            confidence=np.asarray(best.confidence, np.float32)[self.output_index],
             native_m=native_m, wrist_position_m=position, wrist_orientation=orientation,
-            center_m=tuple(float(v) / 1000.0 for v in crop.center_mm), cube_m=cube_mm / 1000.0,
-            roi=(x0c, y0c, x1c - x0c, y1c - y0c), tracked=bool(detection.seeded), crop=crop,
-            timings_ms=timings)
+            center_m=tuple(float(v) / 1000.0 for v in side_points(crop.center_mm, view)),
+            cube_m=cube_mm / 1000.0, roi=(x0c, y0c, x1c - x0c, y1c - y0c),
+            tracked=bool(detection.seeded), handedness=best.side, crop=crop, crop_side=view)
+
+
+def _better_sides(attempts: list) -> list:
+    """Per candidate (consecutive attempts of one detection), the side whose skeleton lies
+    nearer the surface (:func:`~crossinfonet_ros.hand_fit.surface_distance`; ties: the first,
+    the network's own side); failures pass through."""
+    kept = []
+    for attempt in attempts:
+        previous = kept[-1] if kept else None
+        if (isinstance(attempt, _Attempt) and isinstance(previous, _Attempt)
+                and previous.detection is attempt.detection):
+            if attempt.fit_mm < previous.fit_mm:
+                kept[-1] = attempt
+            continue
+        kept.append(attempt)
+    return kept

@@ -67,3 +67,16 @@ def test_stream_frames_have_timestamps_and_one_hand():
     assert all(a[1].depth_mm.tobytes() == b[1].depth_mm.tobytes() for a, b in zip(frames, again))
     with pytest.raises(ValueError, match='count > 0'):
         list(stream_frames(1, 0, 25.0))
+
+
+def test_a_left_stream_is_the_right_one_mirrored_in_one_fixed_plane():
+    config = SynthConfig(sensor=SensorConfig(enabled=False), left_hand_prob=1.0)
+    right = [s for _, s in stream_frames(3, 3, 10.0, replace(config, left_hand_prob=0.0))]
+    left = [s for _, s in stream_frames(3, 3, 10.0, config)]
+    assert [s.side for s in left] == ['left'] * 3 and [s.side for s in right] == ['right'] * 3
+    # One plane for the whole stream (the first palm centre's), so the clutter stays put.
+    plane_x = (left[0].joints_mm[0, 0] + right[0].joints_mm[0, 0]) / 2
+    for r, l in zip(right, left):
+        np.testing.assert_allclose((l.joints_mm[:, 0] + r.joints_mm[:, 0]) / 2, plane_x,
+                                   atol=1e-9)
+        np.testing.assert_allclose(l.joints_mm[:, 1:], r.joints_mm[:, 1:], atol=1e-12)

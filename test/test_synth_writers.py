@@ -14,7 +14,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from crossinfonet_ros.camera import D435_640X480
 from training.datasets.hands2017 import HANDS2017_INTRINSICS, Hands2017Dataset
-from training.synth.__main__ import main
+from training.synth.__main__ import main, parse_args
 from training.synth.motion import stream_frames
 from training.synth.scene import SynthConfig, render_frame
 from training.synth.writers import (DEPTH_TOPIC, FRAME_ID, INFO_TOPIC, JOINTS_TOPIC,
@@ -103,6 +103,7 @@ def test_rosbag2_stream_reads_back_with_types_stamps_and_frames(tmp_path):
     (['--num', '2', '--fy', '-3'], 'bad camera'),
     (['--num', 'many'], "invalid int value: 'many'"),
     (['--num', '2', '--format', 'bag'], 'invalid choice'),
+    (['--num', '2', '--left-hand-prob', '1.5'], '--left-hand-prob must be in [0, 1]'),
 ])
 def test_bad_arguments_fail_with_one_line(tmp_path, capsys, arguments, message):
     with pytest.raises(SystemExit) as stop:
@@ -123,3 +124,9 @@ def test_output_directory_problems_are_named(tmp_path):
                           text=True)
     assert busy.returncode != 0 and 'not an empty directory' in busy.stderr
     assert below.stderr.count('\n') == 1 and busy.stderr.count('\n') == 1
+
+
+def test_left_hands_are_written_when_asked(tmp_path):
+    _, config = parse_args(['--out', str(tmp_path / 'x'), '--num', '1',
+                               '--left-hand-prob', '1'])
+    assert config.left_hand_prob == 1.0 and render_frame(0, 0, config).side == 'left'

@@ -13,6 +13,12 @@ Two protocols for the crop centre:
   without tracking since the frames are independent). Frames where no hand is found count as
   failures and are left out of the mean.
 
+Hands (synthetic): ``--hand right`` (default), ``left`` (every scene's mirror image, a left
+hand: :func:`training.synth.scene.mirror_scene`) or ``both`` (each scene as a right and as a
+left hand, paired). ``--handedness`` is the pipeline's (``right`` by default, the network's own
+side; ``left`` mirrors every crop; ``auto`` decides each frame's side); the summary then holds
+the error per side and, for ``auto``, the share of frames whose side was decided right.
+
 Prints and writes (``--json``) mean 3D joint error, per-joint error, the max-error success-frame
 curve (0-80 mm) and detection failures (metrics in :mod:`training.metrics`); with ``--out DIR``
 also ``curve.png``, ``per_joint.png`` and ``predictions_uvd.txt`` (spec 3.8 format).
@@ -28,9 +34,8 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from crossinfonet_ros.codec import crop_hand
 from crossinfonet_ros.estimator import HandPoseEstimator
-from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.pipeline import HANDEDNESS_MODES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.weights import WeightsError
 from training import metrics
@@ -40,7 +45,7 @@ from training.datasets.sample import Sample
 from training.out_path import out_problem
 
 DATASETS = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
-BATCH = 32  # crops per network call
+HANDS = ('right', 'left', 'both')
 
 
 class EvaluationError(ValueError):
@@ -65,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     add('--center', choices=('given', 'detect'), default='given',
         help="'given' (default): renderer / dataset centre; 'detect': the node's detector and "
              're-centring (HandPosePipeline)')
+    add('--hand', choices=HANDS, default='right',
+        help='synthetic: render right hands (default), left hands, or both (each scene twice)')
+    add('--handedness', choices=HANDEDNESS_MODES, default='right',
+        help="the pipeline's handedness: 'right' (default), 'left' or 'auto'")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
     add('--device', default='cpu', help='estimator device')
     add('--json', help='write the metrics here')
@@ -75,15 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
 def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sample]:
     """The evaluation frames as :class:`Sample` (full frames)."""
     if args.dataset == 'synthetic':
+        from dataclasses import replace
         from training.synth import convert_joints, render_frame
         from training.synth_dataset import synth_config
         config = synth_config(cube_mm)
+        probs = {'right': (0.0,), 'left': (1.0,), 'both': (0.0, 1.0)}[args.hand]
         for index in range(args.num):
-            sample = render_frame(args.seed, index, config)
-            if layout != sample.layout:
-                sample.joints_mm = convert_joints(sample.joints_mm, layout)
-                sample.layout = layout
-            yield sample
+            for prob in probs:
+                sample = render_frame(args.seed, index, replace(config, left_hand_prob=prob))
+                if layout != sample.layout:
+                    sample.joints_mm = convert_joints(sample.joints_mm, layout)
+                    sample.layout = layout
+                yield sample
         return
     options = {'cube': cube_mm}
     try:
@@ -105,38 +117,27 @@ def run(args: argparse.Namespace) -> dict:
                                                backend=args.backend)
     cube = estimator.cube_mm
     layout = estimator.layout.name
-    pipeline = HandPosePipeline(estimator, PipelineConfig(HandDetectorConfig(cube_mm=cube),
-                                                          tracking=False))
-    predicted, truth, uvd, pending = [], [], [], []
-
-    def flush() -> None:
-        if not pending:
-            return
-        result = estimator.estimate([crop for crop, _, _ in pending])
-        for (_, sample, _), joints in zip(pending, result.joints_mm):
-            predicted.append(joints)
-            uvd.append(sample.intrinsics.project(joints))
-        pending.clear()
-
+    pipeline = HandPosePipeline(estimator, PipelineConfig(
+        HandDetectorConfig(cube_mm=cube), tracking=False, handedness=args.handedness))
+    predicted, truth, uvd, sides, decided = [], [], [], [], []
     for sample in frames(args, cube, layout):
         truth.append(np.asarray(sample.joints_mm, dtype=np.float64))
+        sides.append(sample.side)
+        # Frames are independent: each is a fresh detection (no tracking state is kept).
         if args.center == 'detect':
-            flush()  # keep frame order
             result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
-            joints = (result.native_m * 1000.0 if result.detected
-                      else np.full(truth[-1].shape, np.nan))
-            predicted.append(joints)
-            uvd.append(sample.intrinsics.project(joints))
-            continue
-        pending.append((crop_hand(sample.depth_mm, sample.center_mm, cube, sample.intrinsics),
-                        sample, None))
-        if len(pending) == BATCH:
-            flush()
-    flush()
+        else:
+            result = pipeline.estimate_at(sample.depth_mm, sample.intrinsics, sample.center_mm)
+        joints = (result.native_m * 1000.0 if result.detected
+                  else np.full(truth[-1].shape, np.nan))
+        decided.append(result.handedness)
+        predicted.append(joints)
+        uvd.append(sample.intrinsics.project(joints))
     if not truth:
         raise EvaluationError('no frames to evaluate')
     errors = metrics.joint_errors(np.stack(predicted), np.stack(truth))
     summary = metrics.summarize(errors, estimator.joint_names)
+    summary.update(handedness=args.handedness, per_side=per_side(errors, sides, decided))
     summary.update(weights=str(args.weights), dataset=args.dataset, layout=layout,
                    cube_mm=cube, center=('detect (the node\'s detector and re-centring)'
                                          if args.center == 'detect' else
@@ -171,6 +172,29 @@ def plot_title(summary: dict) -> str:
     mean_text = f'mean {mean:.2f} mm' if mean is not None else 'mean n/a'
     return (f'{weights}\n{data}, {summary["frames"]} frames, --center {protocol}, '
             f'{mean_text}')
+
+
+def per_side(errors: np.ndarray, sides: Sequence[str], decided: Sequence[str]) -> dict:
+    """Per true side present: frames, mean error (mm, detected frames), and the share of
+    detected frames whose side the pipeline gave right.
+
+    :param errors: (N, A) per-joint errors, NaN where no hand was found
+    :param sides: (N,) true sides
+    :param decided: (N,) the pipeline's sides ('' where no hand was found)
+    """
+    sides, decided = np.asarray(sides), np.asarray(decided)
+    table = {}
+    for side in ('right', 'left'):
+        chosen = sides == side
+        found = chosen & (decided != '')
+        if not chosen.any():
+            continue
+        table[side] = {
+            'frames': int(chosen.sum()),
+            'mean_error_mm': float(np.nanmean(errors[found])) if found.any() else None,
+            'handedness_accuracy': float(np.mean(decided[found] == side)) if found.any()
+            else None}
+    return table
 
 
 def plot(summary: dict, out: Path) -> None:
@@ -216,6 +240,13 @@ def report(summary: dict) -> str:
              'per joint (mm): ' + ', '.join(f'{name} {value:.1f}' if value is not None
                                             else f'{name} n/a' for name, value in
                                             summary['per_joint_error_mm'].items())]
+    for side, row in summary.get('per_side', {}).items():
+        error, accuracy = row['mean_error_mm'], row['handedness_accuracy']
+        lines.append(f'{side} hands ({row["frames"]} frames, handedness '
+                     f'{summary["handedness"]}): mean error '
+                     + (f'{error:.2f} mm' if error is not None else 'n/a')
+                     + ', side decided right in '
+                     + (f'{100 * accuracy:.1f}%' if accuracy is not None else 'n/a'))
     return '\n'.join(lines)
 
 

@@ -53,7 +53,6 @@ from visualization_msgs.msg import MarkerArray
 
 import crossinfonet_ros
 from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
-from crossinfonet_ros.codec import joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
@@ -339,7 +338,7 @@ class HandPoseNode(LifecycleNode):
         except ValueError as error:
             raise ValueError(f'cannot run {path}: {error}') from None
         cube_mm = self.params.cube_size * 1000.0 or estimator.cube_mm
-        handedness = str((estimator.metadata.training or {}).get('handedness', 'right'))
+        network_side = str((estimator.metadata.training or {}).get('handedness', 'right'))
         try:
             return HandPosePipeline(estimator, PipelineConfig(
                 detector=HandDetectorConfig(min_depth_mm=self.params.min_depth * 1000.0,
@@ -350,7 +349,8 @@ class HandPoseNode(LifecycleNode):
                 smoothing=self.params.smoothing,
                 one_euro_min_cutoff=self.params.one_euro_min_cutoff,
                 one_euro_beta=self.params.one_euro_beta,
-                handedness=handedness if handedness in ('right', 'left') else 'right'))
+                handedness=self.params.handedness,
+                network_side=network_side if network_side in ('right', 'left') else 'right'))
         except ValueError as error:
             raise ValueError(f'{path}: {error}') from None
 
@@ -520,7 +520,7 @@ class HandPoseNode(LifecycleNode):
         header = image.header
         out_header, out_result = output
         self.pose_pub.publish(messages.hand_pose(
-            out_header, out_result, pipeline.config.handedness, pipeline.output_layout_name,
+            out_header, out_result, pipeline.output_layout_name,
             time.monotonic_ns() - received_ns))
         if result.detected and self.params.publish_tf:
             self.tf_pub.publish(messages.joint_transforms(header, result,
@@ -533,7 +533,7 @@ class HandPoseNode(LifecycleNode):
             self.marker_pub.publish(messages.clear_markers(out_header))
             self._markers_shown = False
         if result.detected and self.debug_pub.get_subscription_count() > 0:
-            uv = joints_to_crop_uv(result.native_m * 1000.0, result.crop, intrinsics)
+            uv = result.crop_joints_uv(intrinsics)
             self.debug_pub.publish(messages.bgr_image(
                 header, draw_debug(result.crop, uv, pipeline.layout.edges)))
 

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 # Shipped trained weights, relative to a crossinfonet_ros package folder.
 SHIPPED_WEIGHTS = Path('weights') / 'hands2017_synth.safetensors'
 OUTPUT_LAYOUTS = ('native', 'mediapipe21')
+HANDEDNESS_MODES = ('auto', 'right', 'left')
 
 # (name, default, description)
 PARAMETERS = (
@@ -32,6 +33,11 @@ PARAMETERS = (
     ('tracking', True, 'Seed the hand search from the previous frame, fall back to detection'),
     ('refine_passes', 2, 'After a fresh detection, re-crop around the predicted palm centre '
                          'this many times (each costs one more inference)'),
+    ('handedness', 'auto', "The users' hand: 'auto' (decided on each fresh detection, kept "
+                           "while the hand is tracked; twice the crops on a detection), "
+                           "'right' or 'left'. A hand of the other side than the weights' "
+                           'runs mirrored; HandPose.handedness, the wrist frame and the '
+                           'marker colour follow it'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
     ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
     ('target_frame', '', 'Frame of HandPose and the markers (e.g. a robot base); empty = the '
@@ -79,6 +85,7 @@ class NodeParams:
     cube_size: float  # crop cube side, m; 0 = from the weights
     tracking: bool  # seed from the previous frame
     refine_passes: int  # re-crops around the predicted palm centre after a detection
+    handedness: str  # 'auto', 'right' or 'left'
     publish_tf: bool  # per-joint TF frames
     frame_prefix: str  # TF frame name prefix
     target_frame: str  # frame of HandPose and markers; '' = the image frame
@@ -109,6 +116,9 @@ class NodeParams:
                             f'{self.max_depth}')
         if not (math.isfinite(self.cube_size) and self.cube_size >= 0):
             problems.append(f'cube_size must be >= 0 m, got {self.cube_size}')
+        if self.handedness not in HANDEDNESS_MODES:
+            problems.append(f'handedness must be one of {HANDEDNESS_MODES}, got '
+                            f'{self.handedness!r}')
         if self.output_layout not in OUTPUT_LAYOUTS:
             problems.append(f'output_layout must be one of {OUTPUT_LAYOUTS}, got '
                             f'{self.output_layout!r}')

@@ -15,24 +15,24 @@ from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.pipeline import HandResult
 from crossinfonet_ros.visuals import bone_points
 
-JOINT_RGBA = (1.0, 0.2, 0.2, 1.0)  # marker joint spheres
-BONE_RGBA = (1.0, 0.8, 0.0, 1.0)  # marker bone lines
+# Marker colours per side (joint spheres, bone lines); the namespaces and ids are the same for
+# both, so a hand whose side changes replaces its markers instead of leaving the old ones.
+JOINT_RGBA = {'right': (1.0, 0.2, 0.2, 1.0), 'left': (0.2, 0.5, 1.0, 1.0)}
+BONE_RGBA = {'right': (1.0, 0.8, 0.0, 1.0), 'left': (0.0, 0.9, 0.8, 1.0)}
 JOINT_DIAMETER_M = 0.012
 BONE_WIDTH_M = 0.005
 
 
-def hand_pose(header, result: HandResult, handedness: str, layout: str,
-              processing_ns: int) -> HandPose:
+def hand_pose(header, result: HandResult, layout: str, processing_ns: int) -> HandPose:
     """The HandPose of a frame: joints and wrist pose when detected, else ``detected=false``
     with nothing stale.
 
     :param header: the input image's header (stamp and frame copied)
     :param result: the pipeline's result
-    :param handedness: hand the network was trained for (a HandPose constant's value)
     :param layout: output joint layout name
     :param processing_ns: time from reception to now
     """
-    pose = HandPose(header=header, detected=result.detected, handedness=handedness,
+    pose = HandPose(header=header, detected=result.detected, handedness=result.handedness,
                     layout=layout)
     if result.detected:
         pose.joint_names = list(result.joint_names)
@@ -65,17 +65,19 @@ def joint_transforms(header, result: HandResult, prefix: str) -> TFMessage:
 
 def skeleton_markers(header, result: HandResult, edges: Sequence[Tuple[int, int]],
                      lifetime_s: float) -> MarkerArray:
-    """Joint spheres and bone lines of a detected hand (native joint order)."""
+    """Joint spheres and bone lines of a detected hand (native joint order), coloured by its
+    side."""
     lifetime = Duration(sec=int(lifetime_s), nanosec=int(lifetime_s % 1 * 1e9))
     joints = Marker(header=header, ns='hand_joints', id=0, type=Marker.SPHERE_LIST,
                     action=Marker.ADD, lifetime=lifetime)
     joints.scale.x = joints.scale.y = joints.scale.z = JOINT_DIAMETER_M
-    joints.color.r, joints.color.g, joints.color.b, joints.color.a = JOINT_RGBA
+    joints.color.r, joints.color.g, joints.color.b, joints.color.a = \
+        JOINT_RGBA[result.handedness]
     joints.points = [point(p) for p in result.native_m]
     bones = Marker(header=header, ns='hand_bones', id=1, type=Marker.LINE_LIST,
                    action=Marker.ADD, lifetime=lifetime)
     bones.scale.x = BONE_WIDTH_M
-    bones.color.r, bones.color.g, bones.color.b, bones.color.a = BONE_RGBA
+    bones.color.r, bones.color.g, bones.color.b, bones.color.a = BONE_RGBA[result.handedness]
     bones.points = [point(p) for p in bone_points(result.native_m, edges)]
     for marker in (joints, bones):
         marker.pose.orientation.w = 1.0

@@ -23,3 +23,4 @@ class Sample:
     cube_mm: float  # side of the cubic crop volume, mm
     layout: str  # joint layout name (crossinfonet_ros.layouts), e.g. 'hands2017'
     name: str = ''  # where it came from (file name, or 'synth/<seed>/<index>')
+    side: str = 'right'  # the hand's side, 'right' or 'left' (the real datasets: right hands)

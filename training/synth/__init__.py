@@ -1,4 +1,5 @@
-"""Synthetic depth images of an articulated right hand with ground-truth joints.
+"""Synthetic depth images of an articulated right hand (or its mirror image, a left hand:
+``SynthConfig.left_hand_prob``) with ground-truth joints.
 
 The project has no real dataset at hand: the shipped network trains on these renders and the
 demo plays them into the node. Modules, from the hand outwards:

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='arm, body, table, object and wall around the hand (default on)')
     parser.add_argument('--noise', action=argparse.BooleanOptionalAction, default=True,
                         help='sensor noise, shadows and dropouts (default on)')
+    parser.add_argument('--left-hand-prob', type=float, default=0.0,
+                        help='share of left hands, 0..1 (default 0: right hands; a stream draws '
+                             'one side)')
     parser.add_argument('--stream', action='store_true',
                         help='one smoothly moving hand instead of independent frames')
     parser.add_argument('--rate', type=float, default=30.0,
@@ -89,6 +92,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         parser.error(f'--seed must be non-negative, got {args.seed}')
     if not args.rate > 0:
         parser.error(f'--rate must be positive, got {args.rate}')
+    if not 0.0 <= args.left_hand_prob <= 1.0:
+        parser.error(f'--left-hand-prob must be in [0, 1], got {args.left_hand_prob}')
     if args.workers <= 0:
         parser.error(f'--workers must be positive, got {args.workers}')
     _check_out(parser, args.out)
@@ -103,7 +108,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         parser.error(f'bad camera: {error}')
     config = SynthConfig(intrinsics=camera,
                          clutter=ClutterConfig(enabled=args.clutter),
-                         sensor=SensorConfig(enabled=args.noise))
+                         sensor=SensorConfig(enabled=args.noise),
+                         left_hand_prob=args.left_hand_prob)
     return args, config
 
 

@@ -21,7 +21,8 @@ from training.synth.clutter import sample_clutter
 from training.synth.kinematics import touch_thumb_to_index
 from training.synth.placement import Placement, keep_in_front, palm_center, sample_placement
 from training.synth.poses import clip_pose, sample_pose
-from training.synth.scene import HandState, Scene, SynthConfig, pose_hand, render_scene
+from training.synth.scene import (HandState, Scene, SynthConfig, draw_side, mirror_scene,
+                                  pose_hand, render_scene)
 from training.synth.skeleton import sample_shape
 
 STREAM_TAG = 0x5354524D  # 'STRM': keeps stream seeds apart from single-sample seeds
@@ -162,10 +163,17 @@ def stream_frames(seed: int, count: int, rate_hz: float, config: SynthConfig = S
     first = pose_hand(trajectory.state_at(0.0))
     clutter = sample_clutter(np.random.default_rng(trajectory.clutter_seed), config.clutter,
                              trajectory.key_joints(), first.elbow_mm)
+    # One side per stream, from a fourth stream child (the trajectory uses the first three);
+    # a left stream is reflected in one fixed plane, so the clutter stays put.
+    side_seed = np.random.SeedSequence([seed, STREAM_TAG]).spawn(4)[3]
+    left = draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left'
+    plane_x_mm = float(palm_center(first.joints_mm)[0])
     for frame in range(count):
         time_s = frame / rate_hz
         hand = pose_hand(trajectory.state_at(time_s))
         sensor_seed = np.random.SeedSequence([seed, STREAM_TAG, frame])
         scene = Scene(hand, clutter, palm_center(hand.joints_mm), sensor_seed,
                       f'synth-stream/{seed}/{frame}')
+        if left:
+            scene = mirror_scene(scene, plane_x_mm)
         yield time_s, render_scene(scene, config.intrinsics, config)

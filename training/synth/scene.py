@@ -24,6 +24,7 @@ from typing import Optional
 import numpy as np
 
 from crossinfonet_ros.camera import D435_640X480, Intrinsics
+from crossinfonet_ros.mirror import REFLECTION, mirror_points
 from training.datasets.sample import Sample
 from training.synth.clutter import Clutter, ClutterConfig, sample_clutter
 from training.synth.kinematics import (hand_joints, to_camera, touch_thumb_to_index,
@@ -58,6 +59,9 @@ class SynthConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)  # position, rotation
     clutter: ClutterConfig = field(default_factory=ClutterConfig)  # body, table, objects
     sensor: SensorConfig = field(default_factory=SensorConfig)  # noise and dropouts
+    # Share of left hands (0: right hands only, 1: left only): a left hand is its right hand's
+    # scene reflected in the vertical plane through the palm centre (:func:`mirror_scene`).
+    left_hand_prob: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,32 @@ class Scene:
     center_mm: np.ndarray  # (3,) crop centre (jittered palm centre), mm
     sensor_seed: np.random.SeedSequence  # random stream of the sensor effects
     name: str  # 'synth/<seed>/<index>'
+    side: str = 'right'  # 'right' or 'left' hand (joint names are the same for both)
+
+
+def mirror_scene(scene: Scene, plane_x_mm: float) -> Scene:
+    """The scene reflected in the plane ``x = plane_x_mm`` of the camera frame (normal along
+    the camera's x): a right hand becomes a left hand, exactly, geometry and joints alike (the
+    reflection acts on the primitives before ray casting, so perspective and the sensor's
+    one-sided shadow stay physical). The joints keep their names: the thumb is still the thumb.
+
+    :param scene: the scene (either side)
+    :param plane_x_mm: the plane's x, mm (0: the camera's y-z plane; the image is then the
+        original with its columns mirrored about ``u = cx``)
+    """
+    shift = np.array([2.0 * plane_x_mm, 0.0, 0.0])
+
+    def reflect(points: np.ndarray) -> np.ndarray:
+        return mirror_points(points) + shift
+
+    hand = PosedHand(reflect(scene.hand.joints_mm),
+                     scene.hand.primitives.transformed(REFLECTION, shift),
+                     reflect(scene.hand.elbow_mm))
+    clutter = Clutter(scene.clutter.static.transformed(REFLECTION, shift),
+                      None if scene.clutter.shoulder_mm is None
+                      else reflect(scene.clutter.shoulder_mm), scene.clutter.arm_radii_mm)
+    return replace(scene, hand=hand, clutter=clutter, center_mm=reflect(scene.center_mm),
+                   side='left' if scene.side == 'right' else 'right')
 
 
 def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
@@ -132,14 +162,27 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     """
     if seed < 0 or index < 0:
         raise ValueError(f'seed and index must be non-negative, got seed={seed} index={index}')
-    hand_seed, clutter_seed, jitter_seed, sensor_seed = np.random.SeedSequence(
-        [seed, index]).spawn(4)
+    # The fifth stream (the side) leaves the first four, and so every right hand, unchanged.
+    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed = np.random.SeedSequence(
+        [seed, index]).spawn(5)
     hand = sample_hand(np.random.default_rng(hand_seed), config)
     clutter = sample_clutter(np.random.default_rng(clutter_seed), config.clutter,
                              hand.joints_mm, hand.elbow_mm)
     jitter = np.random.default_rng(jitter_seed).normal(0.0, config.center_jitter_mm, 3)
-    return Scene(hand, clutter, palm_center(hand.joints_mm) + jitter, sensor_seed,
-                 f'synth/{seed}/{index}')
+    palm = palm_center(hand.joints_mm)
+    scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}')
+    if draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left':
+        return mirror_scene(scene, palm[0])  # the left hand where its right hand was
+    return scene
+
+
+def draw_side(rng: np.random.Generator, left_hand_prob: float) -> str:
+    """'left' with probability ``left_hand_prob``, else 'right' (no draw at 0 or 1)."""
+    if not 0.0 <= left_hand_prob <= 1.0:
+        raise ValueError(f'left_hand_prob must be in [0, 1], got {left_hand_prob}')
+    if left_hand_prob in (0.0, 1.0):
+        return 'left' if left_hand_prob == 1.0 else 'right'
+    return 'left' if rng.random() < left_hand_prob else 'right'
 
 
 def crop_window(center_mm: np.ndarray, cube_mm: float, intrinsics: Intrinsics,
@@ -206,7 +249,7 @@ def render_scene(scene: Scene, intrinsics: Intrinsics, config: SynthConfig,
                          np.random.default_rng(scene.sensor_seed), config.sensor)
     return Sample(depth_mm=depth, joints_mm=scene.hand.joints_mm.copy(), intrinsics=intrinsics,
                   center_mm=scene.center_mm.copy(), cube_mm=float(config.cube_mm),
-                  layout=LAYOUT, name=scene.name)
+                  layout=LAYOUT, name=scene.name, side=scene.side)
 
 
 def render_frame(seed: int, index: int, config: SynthConfig = SynthConfig()) -> Sample:
