@@ -243,11 +243,13 @@ def test_live_mode_runs_the_node_on_the_given_topics_until_sigint(tmp_path):
     try:
         probe = rclpy.create_node('live_mode_probe', context=context)
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not (probe.count_subscribers(depth_topic) and probe.count_subscribers(info_topic)):
+        # Discovery announces a node's endpoints one by one: wait for all three.
+        while not (probe.count_subscribers(depth_topic) and probe.count_subscribers(info_topic)
+                   and probe.count_publishers('/hand_pose')):
             assert demo.poll() is None, demo.communicate()[0]
-            assert time.monotonic() < deadline, 'the node never subscribed to the live topics'
+            assert time.monotonic() < deadline, \
+                'the node never subscribed to the live topics and published /hand_pose'
             time.sleep(0.2)
-        assert probe.count_publishers('/hand_pose') >= 1
         probe.destroy_node()
         demo.send_signal(signal.SIGINT)
         # Bounded, with room for a node still building its model cache (a fresh clone's first
