@@ -1,9 +1,14 @@
-"""Teardown of a hand_pose_node whose constructor raised, on every path that can reach it.
+"""Teardown of hand_pose_node: after its constructor raised, and under repeated signals.
 
 main() destroys what it built, and Kilted's rclpy destroys every node of a context when the
 context shuts down, including one whose constructor raised after rclpy's own part was built.
-Each path must end quietly: no exception, no worker thread left running.
+Each path must end quietly: no exception, no worker thread left running. A node process that
+gets more signals while it tears down (ros2 launch adds its own SIGINT to the terminal's
+Ctrl-C) must still exit 0 without a traceback.
 """
+
+import signal
+import time
 
 import pytest
 
@@ -13,6 +18,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 
 from crossinfonet_ros.node import HandPoseNode  # noqa: E402
 from crossinfonet_ros.node.hand_pose_node import StartupError  # noqa: E402
+
+from node_process import start_test_node  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -69,3 +76,20 @@ def test_autostart_failure_stops_the_worker_then_context_shutdown(context, tmp_p
     assert node._worker is not None and not node._worker.is_alive()
     context.shutdown()
     assert node.pipeline is None
+
+
+def test_signals_during_teardown_do_not_interrupt_it(weights):
+    child = start_test_node(weights)
+    for line in child.stdout:
+        if 'ready:' in line:
+            break
+    else:
+        pytest.fail('hand_pose_node ended before it was ready')
+    # SIGINT, then more while it tears down, until it has exited (bounded).
+    deadline = time.monotonic() + 30.0
+    while child.poll() is None and time.monotonic() < deadline:
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    output = child.stdout.read()
+    assert child.returncode == 0, output
+    assert 'Traceback' not in output, output

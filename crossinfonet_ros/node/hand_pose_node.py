@@ -504,6 +504,11 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second signal must not cut the teardown short with a traceback: ros2 launch sends
+        # the node SIGINT on top of the terminal's Ctrl-C. The teardown is bounded (the
+        # worker join times out).
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
