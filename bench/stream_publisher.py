@@ -6,11 +6,12 @@ loop of moving hands once, then publishes them as 16UC1 images plus camera info 
 with RELIABLE publishers (as camera drivers do), each stamped with the wall clock at
 publication, until killed or ``--seconds`` have passed::
 
-    python bench/stream_publisher.py [--rate 30] [--seconds 0] [--frames 60] [--scale 1.0] \
+    python bench/stream_publisher.py [--rate 30] [--seconds 0] [--frames 60] [--scale 1.0]
         [--ros-args -r depth/image:=/camera/depth -r __ns:=/camera ...]
 
-Everything after ``--ros-args`` goes to rclpy (remaps, namespace). It prints ``streaming`` once the first frame is out. The caller sets the ROS environment
-(``source scripts/env.sh``; the DDS defaults below apply when run as a script).
+What follows ``--ros-args`` goes to rclpy (remaps, a namespace). It prints ``streaming`` once
+the first frame is out. The caller sets the ROS environment (``source scripts/env.sh``; the DDS
+defaults below apply when run as a script).
 """
 
 import argparse

@@ -86,7 +86,10 @@ def interrupt_and_check(child: subprocess.Popen, timeout: float) -> str:
 
 
 class Probe:
-    """An rclpy node in the test process recording every HandPose by stamp, with arrival time."""
+    """An rclpy node in the test process recording every HandPose by stamp, with arrival time.
+
+    :param namespace: the namespace whose ``hand_pose`` it listens to
+    """
 
     def __init__(self, name: str = 'restart_probe', namespace: str = '') -> None:
         import rclpy

@@ -1,9 +1,9 @@
 """The ROS 2 command-line and launch tools (``ros2``, launch, launch_ros) for the tests.
 
 Test helper (not a test module). They have no PyPI wheel: with the project's wheels, the Jazzy
-sources in ``../shared/ros2-python-tools`` are built once per distro into ``ws/ros2-tools-<distro>``
-(its ``build.sh``); a sourced system ROS 2 install already has them; a user's clone without
-``../shared`` has neither, and the tests that need them skip, saying so.
+sources in ``../shared/ros2-python-tools`` are built once per distro (its ``build.sh``) into
+``ws/ros2-tools-<distro>``; a sourced system ROS 2 install already has them; a user's clone
+without ``../shared`` has neither, and the tests that need them skip, saying so.
 """
 
 from dataclasses import dataclass
@@ -47,18 +47,19 @@ class Ros2Tools:
                 if p and p not in sys.path]
 
     def run(self, *args: str, timeout: float = 60.0) -> str:
-        """Run ``ros2 ARGS`` to the end; its output (stdout and stderr).
+        """Run ``ros2 ARGS`` to the end; its standard output (warnings go to stderr).
 
         :raises AssertionError: it failed or ran past ``timeout`` s; the message holds the output
         """
+        command = ' '.join(('ros2', *args))
         try:
-            done = subprocess.run(['ros2', *args], env=self.env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=timeout)
+            done = subprocess.run(['ros2', *args], env=self.env(), capture_output=True,
+                                  text=True, timeout=timeout)
         except subprocess.TimeoutExpired as error:
-            raise AssertionError(f'ros2 {" ".join(args)} ran past {timeout:g} s: '
-                                 f'{error.output}') from None
-        assert done.returncode == 0, f'ros2 {" ".join(args)} exited {done.returncode}: ' \
-                                     f'{done.stdout}'
+            raise AssertionError(f'{command} ran past {timeout:g} s: {error.stdout} '
+                                 f'{error.stderr}') from None
+        assert done.returncode == 0, \
+            f'{command} exited {done.returncode}: {done.stdout} {done.stderr}'
         return done.stdout
 
     def start(self, *args: str, log: Path) -> subprocess.Popen:
