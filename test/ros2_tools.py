@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = ROOT.parent / 'shared' / 'ros2-python-tools' / 'build.sh'
@@ -136,28 +136,35 @@ class Launch:
     def output(self) -> str:
         return self.log.read_text()
 
-    def interrupt(self, timeout: float) -> Tuple[int, float]:
-        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it; the exit code
-        and the seconds it took to end (SIGKILL to the group past ``timeout`` s: code None)."""
-        started = time.monotonic()
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-            self.kill()
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        """End the group, whatever it is doing."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+    def interrupt(self, timeout: float) -> Tuple[Optional[int], float]:
+        """Ctrl-C (:func:`interrupt_group`)."""
+        return interrupt_group(self.process, timeout)
 
     def stop(self) -> None:
         """Ctrl-C if it still runs, then SIGKILL to whatever remains of the group."""
         if self.process.poll() is None:
             self.interrupt(timeout=10.0)
-        self.kill()
+        kill_group(self.process)
+
+
+def interrupt_group(process: subprocess.Popen, timeout: float) -> Tuple[Optional[int], float]:
+    """Ctrl-C: SIGINT to the process group of ``process`` (:meth:`Ros2Tools.start`), as a
+    terminal sends it. The exit code and the seconds it took to end; past ``timeout`` s the
+    group gets SIGKILL and the code is None."""
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+        kill_group(process)
+    return code, time.monotonic() - started
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the process group of ``process``, whatever it is doing."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the whole group has ended
+        pass
+    process.wait()

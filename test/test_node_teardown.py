@@ -7,6 +7,7 @@ gets more signals while it tears down (ros2 launch adds its own SIGINT to the te
 Ctrl-C) must still exit 0 without a traceback.
 """
 
+import gc
 import signal
 import time
 
@@ -38,8 +39,13 @@ class RecordedNode(HandPoseNode):
 def context():
     context = rclpy.Context()
     rclpy.init(context=context)
-    RecordedNode.made.clear()
     yield context
+    for node in RecordedNode.made:
+        node.destroy_node()
+    RecordedNode.made.clear()
+    # A lifecycle node's state machine goes only with the node object: free it now, not in
+    # some later garbage collection (Fast DDS has deadlocked in such a late teardown here).
+    gc.collect()
     context.try_shutdown()
 
 

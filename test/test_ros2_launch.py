@@ -9,7 +9,6 @@ process group, as a terminal sends it) ends it, in the last test. The tools come
 
 import os
 import re
-import signal
 import time
 
 import pytest
@@ -20,7 +19,7 @@ from crossinfonet_ros.node.params import PARAMETERS  # noqa: E402
 
 from node_process import Probe, start_camera  # noqa: E402
 import readme  # noqa: E402
-from ros2_tools import Launch  # noqa: E402
+from ros2_tools import interrupt_group, Launch  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 NAMESPACE = 'tools'
@@ -34,6 +33,9 @@ CAMERA_REMAPS = ('--ros-args', '-r', f'depth/image:={DEPTH_TOPIC}',
 MAX_DEPTH = 0.4
 START_TIMEOUT_S = 120.0  # a first start may export and probe the ONNX backends
 RATE_HZ = 30.0
+# Generous bound on Ctrl-C to the end (0.5 s on a quiet machine, about 2 s with every core busy):
+# the clean end within launch's own 5 s is what the test checks.
+STOP_DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope='module')
@@ -45,13 +47,13 @@ def launched(ros2_tools, tmp_path_factory):
     launch = Launch(ros2_tools, folder / 'launch.log', f'namespace:={NAMESPACE}',
                     f'depth_image:={DEPTH_TOPIC}', f'camera_info:={INFO_TOPIC}',
                     f'params_file:={params}')
-    rclpy.init()
-    probe = Probe('ros2_launch_probe', namespace=NAMESPACE)
     try:
+        rclpy.init()
+        probe = Probe('ros2_launch_probe', namespace=NAMESPACE)
         yield launch, probe
-    finally:
         probe.destroy()
-        rclpy.shutdown()
+    finally:
+        rclpy.try_shutdown()
         launch.stop()
 
 
@@ -76,7 +78,7 @@ def test_launch_answers_the_remapped_stream_with_the_params_file(launched, ros2_
     assert probe.node.count_subscribers(f'/{NAMESPACE}/depth/image') == 0
     assert probe.node.count_publishers(f'/{NAMESPACE}/hand_pose') == 1
     got = ros2_tools.run('param', 'get', NODE, 'max_depth')
-    assert got.strip() == f'Double value is: {MAX_DEPTH}', got
+    assert f'Double value is: {MAX_DEPTH}' in got.splitlines(), got
 
 
 def test_param_describe_prints_every_documented_description(launched, ros2_tools):
@@ -102,8 +104,7 @@ def test_topic_hz_reports_the_stream_rate(launched, ros2_tools, tmp_path):
         assert probe.spin_until(lambda: log.read_text().count('average rate:') >= 6, 60.0,
                                 (launch.process, camera, hz)), log.read_text()
     finally:
-        os.killpg(hz.pid, signal.SIGINT)
-        hz.wait(timeout=10)
+        interrupt_group(hz, timeout=10.0)
     rate = float(re.findall(r'average rate: ([0-9.]+)', log.read_text())[-1])
     print(f'ros2 topic hz: {rate:.2f} Hz for a {RATE_HZ:g} Hz stream')
     assert abs(rate - RATE_HZ) <= 0.1 * RATE_HZ, log.read_text()
@@ -119,11 +120,12 @@ def test_ctrl_c_ends_launch_and_node_cleanly(launched, ros2_tools):
     # Last in this module: it ends the module's launch.
     launch, _ = launched
     ros2_tools.wait_for_node(NODE, timeout=START_TIMEOUT_S)
-    code, seconds = launch.interrupt(timeout=2.0)
+    code, seconds = launch.interrupt(timeout=STOP_DEADLINE_S)
     output = launch.output()
     print(f'launch and hand_pose_node ended {seconds:.2f} s after SIGINT to the group')
     assert code == 0, output
-    # Launch reports each process it saw exit 0; past its 5 s wait it escalates to SIGTERM.
+    # Launch reports each process it saw exit 0; a node still running 5 s after its SIGINT
+    # gets SIGTERM ("escalating"), so a clean end is one within those 5 s.
     assert re.search(r'\[INFO\] \[hand_pose_node-\d+\]: process has finished cleanly', output), \
         output
     assert 'escalating' not in output and 'Traceback' not in output, output

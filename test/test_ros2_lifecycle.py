@@ -6,6 +6,7 @@ A camera process streams into the node's namespace throughout; answers are told 
 stamp (the camera stamps each frame with the wall clock when it publishes it).
 """
 
+import re
 import time
 
 import pytest
@@ -44,18 +45,26 @@ def test_lifecycle_set_drives_the_launched_node(ros2_tools, tmp_path):
                       '    diagnostics_period: 0.25\n')
     launch = Launch(ros2_tools, tmp_path / 'launch.log', f'namespace:={NAMESPACE}',
                     f'params_file:={params}')
-    rclpy.init()
-    probe = Probe('ros2_lifecycle_probe', namespace=NAMESPACE)
-    rejections = Rejections(probe)
+    probe = None
     try:
+        rclpy.init()
+        probe = Probe('ros2_lifecycle_probe', namespace=NAMESPACE)
+        rejections = Rejections(probe)
         camera = start_camera('--ros-args', '-r', f'__ns:=/{NAMESPACE}')
         alive = (launch.process, camera)
 
-        def transition(name: str, state: str) -> int:
-            """``ros2 lifecycle set``; the wall-clock time once the node is in ``state``."""
+        def state() -> str:
+            """``ros2 lifecycle get``: the state's label (Fast DDS may log lines around it)."""
+            out = ros2_tools.run('lifecycle', 'get', NODE)
+            found = re.search(r'^(\w+) \[\d+\]$', out, re.MULTILINE)
+            assert found, out
+            return found.group(1)
+
+        def transition(name: str, then: str) -> int:
+            """``ros2 lifecycle set``; the wall-clock time once the node is in state ``then``."""
             out = ros2_tools.run('lifecycle', 'set', NODE, name, timeout=START_TIMEOUT_S)
             assert 'Transitioning successful' in out, out
-            assert ros2_tools.run('lifecycle', 'get', NODE).startswith(state), launch.output()
+            assert state() == then, launch.output()
             return time.time_ns()
 
         def answered_since(since: int) -> None:
@@ -70,12 +79,13 @@ def test_lifecycle_set_drives_the_launched_node(ros2_tools, tmp_path):
             assert not probe.answers_after(since), 'an inactive node answered'
 
         ros2_tools.wait_for_node(NODE, timeout=START_TIMEOUT_S)
-        assert ros2_tools.run('lifecycle', 'get', NODE).strip() == 'unconfigured [1]'
+        assert state() == 'unconfigured'
         silent_since(transition('configure', 'inactive'))
         answered_since(transition('activate', 'active'))
         silent_since(transition('deactivate', 'inactive'))
         answered_since(transition('activate', 'active'))
     finally:
-        probe.destroy()
-        rclpy.shutdown()
+        if probe is not None:
+            probe.destroy()
+        rclpy.try_shutdown()
         launch.stop()
