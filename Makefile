@@ -4,6 +4,9 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 MINUTES ?= 2
+# `make test` runs the suite on every ROS 2 distro the README promises, each in its own venv and
+# workspace; ROS_DISTRO=<one> (or a sourced ROS 2 install, which sets it) runs only that one.
+TEST_DISTROS ?= $(or $(ROS_DISTRO),jazzy kilted)
 
 .PHONY: setup demo test bench soak clean
 
@@ -15,8 +18,14 @@ demo: setup
 	  $(if $(DEPTH_TOPIC),--depth-topic $(DEPTH_TOPIC)) $(if $(INFO_TOPIC),--info-topic $(INFO_TOPIC)) \
 	  $(if $(FRAMES),--frames $(FRAMES)) $(if $(LOCKSTEP),--lockstep) $(if $(LIVE),--live)
 
-test: setup
-	@$(ENV) && python -m pytest $(PYTEST_ARGS)
+# Each distro runs even when an earlier one failed; the exit status fails if any did.
+test:
+	@failed=''; for distro in $(TEST_DISTROS); do \
+	  echo "[test] ROS 2 $$distro"; \
+	  (export ROS_DISTRO=$$distro && scripts/setup.sh && $(ENV) && python -m pytest $(PYTEST_ARGS)) \
+	    || failed="$$failed $$distro"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "[test] failed on:$$failed" >&2; exit 1; fi
 
 bench: setup
 	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \

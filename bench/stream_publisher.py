@@ -7,9 +7,11 @@ with RELIABLE publishers (as camera drivers do), each stamped with the wall cloc
 publication, until killed or ``--seconds`` have passed::
 
     python bench/stream_publisher.py [--rate 30] [--seconds 0] [--frames 60] [--scale 1.0]
+        [--ros-args -r depth/image:=/camera/depth -r __ns:=/camera ...]
 
-It prints ``streaming`` once the first frame is out. The caller sets the ROS environment
-(``source scripts/env.sh``; the DDS defaults below apply when run as a script).
+What follows ``--ros-args`` goes to rclpy (remaps, a namespace). It prints ``streaming`` once
+the first frame is out. The caller sets the ROS environment (``source scripts/env.sh``; the DDS
+defaults below apply when run as a script).
 """
 
 import argparse
@@ -176,7 +178,9 @@ def main() -> int:
     parser.add_argument('--frames', type=int, default=60, help='length of the rendered loop')
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--scale', type=float, default=1.0, help='0.5 = 320x240 camera')
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    # rclpy reads the ROS arguments from sys.argv itself.
+    args = parser.parse_args(argv[:argv.index('--ros-args')] if '--ros-args' in argv else argv)
     sys.path.insert(0, str(ROOT))
     use_project_dds_defaults()
     frames = render_loop(args.seed, args.frames, args.rate, args.scale)

@@ -103,7 +103,10 @@ if [ "$(cat "$build_stamp" 2>/dev/null)" != "$build_key" ]; then
       )
     fi
     cd "$CROSSINFONET_WS"
+    # Only the packages linked into src/: other trees under ws/ (the test tools' overlays)
+    # hold packages of their own.
     colcon --log-base "$CROSSINFONET_WS/log" build --symlink-install \
+      --base-paths "$CROSSINFONET_WS/src" \
       --build-base "$CROSSINFONET_BUILD" --install-base "$CROSSINFONET_INSTALL" \
       --event-handlers console_cohesion- summary- status- \
       --cmake-args "${cmake_args[@]}" >"$CROSSINFONET_WS/build.log" 2>&1 \

@@ -62,3 +62,17 @@ def _no_leftover_processes():
     yield
     from node_process import stop_leftovers
     stop_leftovers()
+
+
+@pytest.fixture(scope='session')
+def ros2_tools():
+    """The ``ros2`` CLI and launch (test/ros2_tools.py), built once per distro from ../shared
+    when no ROS 2 install provides them; skipped with the reason on a clone without ../shared.
+    Stops the CLI's daemon at the end."""
+    from ros2_tools import prepare, ToolsUnavailable
+    try:
+        tools = prepare()
+    except ToolsUnavailable as error:
+        pytest.skip(str(error))
+    yield tools
+    tools.stop_daemon()

@@ -88,13 +88,16 @@ def interrupt_and_check(child: subprocess.Popen, timeout: float) -> str:
 
 
 class Probe:
-    """An rclpy node in the test process recording every HandPose by stamp, with arrival time."""
+    """An rclpy node in the test process recording every HandPose by stamp, with arrival time.
 
-    def __init__(self, name: str = 'restart_probe') -> None:
+    :param namespace: the namespace whose ``hand_pose`` it listens to
+    """
+
+    def __init__(self, name: str = 'restart_probe', namespace: str = '') -> None:
         import rclpy
         from crossinfonet_ros.msg import HandPose
         self._rclpy = rclpy
-        self.node = rclpy.create_node(name)
+        self.node = rclpy.create_node(name, namespace=namespace)
         self.poses: Dict[Tuple[int, int], Tuple[float, object]] = {}
         self.node.create_subscription(HandPose, 'hand_pose', self._on_pose, 100)
 

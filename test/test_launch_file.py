@@ -1,17 +1,16 @@
-"""launch/hand.launch.py: what can be checked without launch_ros, and the rest when it imports."""
+"""launch/hand.launch.py: its source, its installed files, and the description it builds
+(with launch_ros from the ros2_tools fixture)."""
 
 import ast
 import importlib.util
 import os
 import py_compile
-
-import pytest
+import sys
 
 from conftest import installed_prefix, ROOT
+import readme
 
 LAUNCH_FILE = ROOT / 'launch' / 'hand.launch.py'
-EXPECTED_ARGUMENTS = {'params_file', 'use_rviz', 'rviz_config', 'namespace', 'depth_image',
-                      'camera_info'}
 
 
 def declared_arguments() -> set:
@@ -26,7 +25,7 @@ def test_launch_file_compiles():
 
 
 def test_launch_file_declares_the_documented_arguments():
-    assert declared_arguments() == EXPECTED_ARGUMENTS
+    assert declared_arguments() == set(readme.launch_arguments())
 
 
 def test_files_the_launch_file_names_are_installed():
@@ -39,9 +38,8 @@ def test_files_the_launch_file_names_are_installed():
     assert executable.is_file() and os.access(executable, os.X_OK)
 
 
-@pytest.mark.skipif(importlib.util.find_spec('launch_ros') is None,
-                    reason='launch_ros is not installable here (no PyPI wheel for it)')
-def test_launch_description_builds():  # pragma: no cover - needs launch_ros
+def test_launch_description_builds(ros2_tools, monkeypatch):
+    monkeypatch.setattr(sys, 'path', sys.path + ros2_tools.python_paths())
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
     spec = importlib.util.spec_from_file_location('hand_launch', LAUNCH_FILE)
@@ -50,4 +48,4 @@ def test_launch_description_builds():  # pragma: no cover - needs launch_ros
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
     names = {a.name for a in description.entities if isinstance(a, DeclareLaunchArgument)}
-    assert names == EXPECTED_ARGUMENTS
+    assert names == set(readme.launch_arguments())

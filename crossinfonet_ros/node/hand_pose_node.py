@@ -121,20 +121,36 @@ class HandPoseNode(LifecycleNode):
     """
 
     def __init__(self, **kwargs) -> None:
+        # Before anything can fail: a constructor that raises still gets torn down (main(),
+        # and Kilted's rclpy destroys every node of a context when it shuts down).
+        self._init_teardown_state()
         super().__init__('hand_pose_node', **kwargs)
         self._values = self._declare_parameters()  # read-only: read once, checked on configure
         self.params: Optional[NodeParams] = None  # set by configure
         self.weights_path: Optional[str] = None  # set by configure
+        self._throttle = Throttle(WARN_PERIOD_S)
+        self._camera_infos = IntrinsicsByStamp()  # valid camera infos, matched to images
+        self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
+        self._markers_shown = False
+        self._autostarting = bool(self._values['autostart'])
+        self._transition_error = ''  # why the last configure / activate failed
+        self._worker = threading.Thread(target=self._work, name='hand_pose_worker', daemon=True)
+        self._worker.start()
+        if self._autostarting:
+            for step in (self.trigger_configure, self.trigger_activate):
+                if step() != TransitionCallbackReturn.SUCCESS:
+                    self.destroy_node()
+                    raise StartupError(self._transition_error or f'{step.__name__} failed')
+            self._autostarting = False
+
+    def _init_teardown_state(self) -> None:
+        """What destroy_node and the shutdown / error transitions touch, in its idle state."""
         self.weights_watcher: Optional[WeightsWatcher] = None  # set by activate
         # Read by the worker once per frame; replaced whole by a weights reload; None while
         # not active (the model is freed).
         self.pipeline: Optional[HandPosePipeline] = None
         self.stats = NodeStats()
-        self._throttle = Throttle(WARN_PERIOD_S)
-        self._camera_infos = IntrinsicsByStamp()  # valid camera infos, matched to images
-        self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
         self._target: Optional[TargetFrame] = None  # with target_frame set, from configure
-        self._markers_shown = False
         self._inputs: Optional[InputWatch] = None  # from configure: silence per input
         self._input_subs = {}  # INPUTS key -> its subscription, from configure
         self._topics = {}  # INPUTS key -> its resolved topic name, from configure
@@ -146,16 +162,7 @@ class HandPoseNode(LifecycleNode):
         self._active_lock = threading.Lock()
         self._entities = []  # subscriptions, publishers and timers made by configure
         self._poll_timer = None  # the weights watcher's timer, while active
-        self._autostarting = bool(self._values['autostart'])
-        self._transition_error = ''  # why the last configure / activate failed
-        self._worker = threading.Thread(target=self._work, name='hand_pose_worker', daemon=True)
-        self._worker.start()
-        if self._autostarting:
-            for step in (self.trigger_configure, self.trigger_activate):
-                if step() != TransitionCallbackReturn.SUCCESS:
-                    self.destroy_node()
-                    raise StartupError(self._transition_error or f'{step.__name__} failed')
-            self._autostarting = False
+        self._worker: Optional[threading.Thread] = None  # started once parameters are declared
 
     @property
     def estimator(self) -> HandPoseEstimator:
@@ -564,8 +571,9 @@ class HandPoseNode(LifecycleNode):
         with self._wake:
             self._stopping = True
             self._wake.notify()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=5.0)
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout=5.0)
         super().destroy_node()
 
 
@@ -585,6 +593,11 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second signal must not cut the teardown short with a traceback: ros2 launch sends
+        # the node SIGINT on top of the terminal's Ctrl-C. The teardown is bounded (the
+        # worker join times out).
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
