@@ -1,8 +1,8 @@
 """The weights file replaced on disk: reloaded atomically, bad versions rejected.
 
-:class:`~crossinfonet_ros.node.weights_watch.WeightsWatcher` alone (ROS-free), then the node in this
-process: its watcher is polled by hand (the node's own 1 s timer does the same when spinning)
-and frames go straight to ``HandPoseNode.process``, so no timing is involved.
+:class:`~crossinfonet_ros.node.weights_watch.WeightsWatcher` alone (ROS-free), then the node in
+this process: its watcher is polled by hand (the node's own 1 s timer does the same when
+spinning) and frames go straight to ``HandPoseNode.process``, so no timing is involved.
 """
 
 import os

@@ -8,9 +8,9 @@ Newest frames only: the image callback queues the message for a worker thread, k
 builds a growing backlog, one slow frame does not cost the next, and the executor stays free for
 camera info, parameters and diagnostics.
 
-The weights file is watched (:mod:`crossinfonet_ros.node.weights_watch`): a new version is loaded in
-a background thread and the pipeline swapped in one assignment; the worker takes the pipeline
-once per frame, so every frame runs on one model. Camera info is matched to images by stamp
+The weights file is watched (:mod:`crossinfonet_ros.node.weights_watch`): a new version is
+loaded in a background thread and the pipeline swapped in one assignment; the worker takes the
+pipeline once per frame, so every frame runs on one model. Camera info is matched to images by stamp
 (drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
 camera info is rejected, never processed with another camera's intrinsics.
 
