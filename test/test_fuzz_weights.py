@@ -13,7 +13,7 @@ Hypothesis runs derandomized (the same files every run); strategies in fuzz_weig
 
 import collections
 import datetime
-import shutil
+from pathlib import Path
 import time
 import tracemalloc
 
@@ -28,6 +28,8 @@ from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.weights import MAX_PROBLEM_CHARS, WeightsError, load_weights
 from fuzz_weights import (Base, Damage, damages, dumps, header_length, metadata_field,
                           nesting, tensor_entry, values)
+# The in-process node on a copy of the random weights, shared with the reload tests.
+from test_weights_reload import node  # noqa: F401 (a pytest fixture)
 
 LOADER_EXAMPLES = 1000  # damaged files, each through both loaders
 NODE_EXAMPLES = 8  # damaged files as the node's start-up weights
@@ -211,61 +213,34 @@ def test_start_failure_of_an_unforeseen_type_still_says_why(base, monkeypatch, e
 
 @pytest.mark.ros
 def test_running_node_keeps_its_model_when_damaged_files_replace_its_weights(
-        base, tmp_path, weights, monkeypatch):
-    rclpy = pytest.importorskip('rclpy', reason='rclpy comes with `make test` set-up')
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import CameraInfo, Image
-    from crossinfonet_ros.node import HandPoseNode
-    from crossinfonet_ros.node.ros_convert import encode_depth
-    from test_weights_reload import LogRecorder, _replace_atomically
-    from training.synth.scene import render_frame
+        base, tmp_path, node):
+    # `node`: test_weights_reload's in-process node on a copy of the random weights.
+    from test_weights_reload import _replace_atomically, frame_answerer
+    live, log = Path(node.weights_path), node.log
+    answer = frame_answerer(node)
 
-    live = tmp_path / 'live.safetensors'
-    shutil.copy(weights, live)
-    rclpy.init()
-    node = HandPoseNode(parameter_overrides=[
-        Parameter('weights', value=str(live)), Parameter('backend', value='torch'),
-        Parameter('threads', value=1), Parameter('tracking', value=False),
-        Parameter('refine_passes', value=0)])
-    try:
-        log = LogRecorder()
-        monkeypatch.setattr(node, 'get_logger', lambda: log)
-        sample = render_frame(0, 1)
-        info = CameraInfo(width=640, height=480)
-        info.k = [float(v) for v in sample.intrinsics.matrix().reshape(-1)]
-        node._on_camera_info(info)
-        image = Image(**encode_depth(sample.depth_mm))
+    model, first = node.estimator, answer()
+    written = []
 
-        def answer():
-            result = node.process(image, time.monotonic_ns())
-            assert result is not None and result.detected
-            return result.positions_m.copy()
+    @_settings(RELOAD_EXAMPLES)
+    @given(damage=_NODE_DAMAGES(base))
+    def check(damage):
+        staged = damage.write(base, tmp_path / 'download.safetensors')
+        if len(written) % 2:  # in place, as a plain copy would
+            live.write_bytes(staged.read_bytes())
+            staged.unlink()
+        else:  # renamed over it, as a download tool would
+            _replace_atomically(live, staged.read_bytes())
+        for _ in range(3):
+            node.weights_watcher.poll()
+        node.weights_watcher.wait(60)
+        written.append(damage.kind)
+        errors = [m for level, m in log.lines if level == 'error']
+        assert len(errors) == len(written), (damage.kind, log.lines)
+        assert str(live) in errors[-1] and 'keeping the loaded model' in errors[-1]
+        assert node.estimator is model
+        np.testing.assert_allclose(answer(), first, atol=1e-6)
 
-        model, first = node.estimator, answer()
-        written = []
-
-        @_settings(RELOAD_EXAMPLES)
-        @given(damage=_NODE_DAMAGES(base))
-        def check(damage):
-            staged = damage.write(base, tmp_path / 'download.safetensors')
-            if len(written) % 2:  # in place, as a plain copy would
-                live.write_bytes(staged.read_bytes())
-                staged.unlink()
-            else:  # renamed over it, as a download tool would
-                _replace_atomically(live, staged.read_bytes())
-            for _ in range(3):
-                node.weights_watcher.poll()
-            node.weights_watcher.wait(60)
-            written.append(damage.kind)
-            errors = [m for level, m in log.lines if level == 'error']
-            assert len(errors) == len(written), (damage.kind, log.lines)
-            assert str(live) in errors[-1] and 'keeping the loaded model' in errors[-1]
-            assert node.estimator is model
-            np.testing.assert_allclose(answer(), first, atol=1e-6)
-
-        check()
-        assert len(written) >= RELOAD_EXAMPLES
-        assert not [m for level, m in log.lines if 'weights reloaded' in m]
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
+    check()
+    assert len(written) >= RELOAD_EXAMPLES
+    assert not [m for level, m in log.lines if 'weights reloaded' in m]

@@ -144,8 +144,9 @@ def node(tmp_path, weights, monkeypatch):
     rclpy.shutdown()
 
 
-@pytest.mark.ros
-def test_node_swaps_in_new_weights_and_keeps_the_old_on_a_bad_file(node, tmp_path):
+def frame_answerer(node):
+    """Give the node a rendered frame's camera info; return a function that runs the frame
+    through it and returns the joints (metres) of its detected hand."""
     from sensor_msgs.msg import CameraInfo, Image
     from crossinfonet_ros.node.ros_convert import encode_depth
     from training.synth.scene import render_frame
@@ -159,7 +160,12 @@ def test_node_swaps_in_new_weights_and_keeps_the_old_on_a_bad_file(node, tmp_pat
         result = node.process(image, time.monotonic_ns())
         assert result is not None and result.detected
         return result.positions_m.copy()
+    return answer
 
+
+@pytest.mark.ros
+def test_node_swaps_in_new_weights_and_keeps_the_old_on_a_bad_file(node, tmp_path):
+    answer = frame_answerer(node)
     first_model, first = node.estimator, answer()
     path = Path(node.weights_path)
     _replace_atomically(path, random_weights(tmp_path / 'other.safetensors', seed=99)
