@@ -39,7 +39,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
                              TransitionCallbackReturn)
 from rclpy.publisher import Publisher
@@ -584,9 +584,13 @@ def main(args=None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     code = 0
+    # Made before the node says 'ready': a signal that lands while rclpy.spin would still be
+    # building its executor leaves a half-made one whose __del__ prints a traceback.
+    executor = SingleThreadedExecutor()
     try:
         node = HandPoseNode()
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except StartupError as error:
         rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
         code = 1
@@ -598,6 +602,7 @@ def main(args=None) -> int:
         # worker join times out).
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_IGN)
+        executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
