@@ -39,7 +39,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
                              TransitionCallbackReturn)
 from rclpy.publisher import Publisher
@@ -586,23 +586,26 @@ def main(args=None) -> int:
     code = 0
     # Made before the node says 'ready': a signal that lands while rclpy.spin would still be
     # building its executor leaves a half-made one whose __del__ prints a traceback.
-    executor = SingleThreadedExecutor()
+    rclpy.get_global_executor()
     try:
         node = HandPoseNode()
-        executor.add_node(node)
-        executor.spin()
+        rclpy.spin(node)
     except StartupError as error:
         rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
         code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # rclpy's SIGINT handler can shut the context down while the executor builds its next
+        # wait set (RCLError, a race inside rclpy): then it is the same stop as Ctrl-C.
+        if rclpy.ok():
+            raise
     finally:
         # A second signal must not cut the teardown short with a traceback: ros2 launch sends
         # the node SIGINT on top of the terminal's Ctrl-C. The teardown is bounded (the
         # worker join times out).
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_IGN)
-        executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
