@@ -22,6 +22,8 @@ from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.codec import INPUT_SIZE, Box, Crop, crop_hand
 
 SIDES = ('right', 'left')
+# What a user may ask for: a side, or 'auto' (decided from the depth on each fresh detection).
+HANDEDNESS_MODES = ('auto',) + SIDES
 # The reflection x -> -x of the camera frame, as a matrix (its own inverse).
 REFLECTION = np.diag([-1.0, 1.0, 1.0])
 

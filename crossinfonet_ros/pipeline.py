@@ -23,14 +23,13 @@ from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.hand_fit import surface_distance
 from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
-from crossinfonet_ros.mirror import SIDES, check_side, crop_side, mirror_box, side_camera, \
-    side_points
+from crossinfonet_ros.mirror import HANDEDNESS_MODES, SIDES, check_side, crop_side, \
+    mirror_box, side_camera, side_points
 from crossinfonet_ros.one_euro import OneEuroFilter
 from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, detect_hand,
                                            detect_hand_candidates, prepare_frame)
 
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
-HANDEDNESS_MODES = ('auto',) + SIDES
 
 
 @dataclass(frozen=True)

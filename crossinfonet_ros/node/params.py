@@ -11,10 +11,11 @@ import math
 from pathlib import Path
 from typing import Iterable, Optional
 
+from crossinfonet_ros.mirror import HANDEDNESS_MODES
+
 # Shipped trained weights, relative to a crossinfonet_ros package folder.
 SHIPPED_WEIGHTS = Path('weights') / 'hands2017_synth.safetensors'
 OUTPUT_LAYOUTS = ('native', 'mediapipe21')
-HANDEDNESS_MODES = ('auto', 'right', 'left')
 
 # (name, default, description)
 PARAMETERS = (
