@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from crossinfonet_ros.backends import ModelSource, artifacts, cache  # noqa: E402
 from crossinfonet_ros.backends.fc_int8 import fp16_weight_fc  # noqa: E402
 from crossinfonet_ros.backends.graph import InferenceGraph  # noqa: E402
-from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend, physical_cores  # noqa
+from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend  # noqa: E402
+from crossinfonet_ros.cpus import usable_cores  # noqa: E402
 from crossinfonet_ros.backends.probe import (ACCURACY_BAR_MM, DEFAULT_CUBE_MM,  # noqa: E402
                                              joint_deviation, probe_crops, random_weights)
 from crossinfonet_ros.backends.torch_backend import TorchBackend  # noqa: E402
@@ -148,7 +149,7 @@ def time_all(backends: dict, crops: np.ndarray, rounds: int, runs: dict) -> dict
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--weights', help='weights file (default: random-init weights)')
-    parser.add_argument('--threads', type=int, default=physical_cores(),
+    parser.add_argument('--threads', type=int, default=usable_cores(),
                         help='torch and ONNX Runtime threads (default: physical cores)')
     parser.add_argument('--runs', type=int, default=5, help='timed batch-1 runs per round')
     parser.add_argument('--rounds', type=int, default=16, help='interleaved timing rounds')

@@ -3,7 +3,7 @@
 Run after ``source scripts/env.sh``::
 
     python bench/bench_node_latency.py [--weights W.safetensors] [--backend auto] \
-        [--seconds 10] [--rate 30] [--threads 1] [--transport both|profile|default]
+        [--seconds 10] [--rate 30] [--threads 0] [--transport both|profile|default]
 
 Starts ``hand_pose_node`` (the installed executable, source tree first on PYTHONPATH) as a
 child process, publishes a looped stream of a moving rendered hand (640x480 16UC1, clutter and
@@ -39,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--weights', help='weights file (default: shipped, else random)')
     parser.add_argument('--backend', default='auto')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=0,
+                        help="node's threads (default 0, the node's default: the usable cores)")
     parser.add_argument('--seconds', type=float, default=10.0)
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--frames', type=int, default=90,

@@ -61,20 +61,45 @@ def decode_heatmap_confidence(heatmaps) -> np.ndarray:
     if maps.ndim < 2 or maps.shape[-1] != maps.shape[-2] or maps.shape[-1] < 2:
         raise ValueError(f'heatmaps must have shape (..., S, S) with S >= 2, got {maps.shape}')
     out = maps.shape[-1]
-    peak = maps.reshape(maps.shape[:-2] + (-1,)).argmax(axis=-1)
+    flat = maps.reshape(maps.shape[:-2] + (-1,))
+    peak = flat.argmax(axis=-1)
+    # Every stencil tried lies within 2 cells of the peak: read that 5x5 window (zero outside
+    # the map) instead of contracting whole maps: same values, batch 1 0.40 -> 0.28 ms,
+    # batch 5 1.0 -> 0.5 ms here.
+    steps = np.arange(-2, 3)
+    rows = peak[..., None] // out + steps  # (..., 5) absolute rows of the window
+    cols = peak[..., None] % out + steps
+    in_rows, in_cols = (rows >= 0) & (rows < out), (cols >= 0) & (cols < out)
+    inside = in_rows[..., :, None] & in_cols[..., None, :]
+    index = (np.clip(rows, 0, out - 1)[..., :, None] * out
+             + np.clip(cols, 0, out - 1)[..., None, :])
+    window = np.take_along_axis(flat, index.reshape(peak.shape + (25,)), axis=-1)
+    window = window.reshape(peak.shape + (5, 5)) * inside
+    row_fits = [_window_profile(rows, np.clip(peak // out + step, 0, out - 1), out)
+                for step in (-1, 0, 1)]
+    col_fits = [_window_profile(cols, np.clip(peak % out + step, 0, out - 1), out)
+                for step in (-1, 0, 1)]
     best_score = np.full(peak.shape, -np.inf)
     amplitude = np.zeros(peak.shape)
-    for row_step in (-1, 0, 1):
-        rows = _profiles(np.clip(peak // out + row_step, 0, out - 1), out)
-        for col_step in (-1, 0, 1):
-            cols = _profiles(np.clip(peak % out + col_step, 0, out - 1), out)
-            fit = np.einsum('...ij,...i,...j->...', maps, rows, cols)
-            energy = (rows ** 2).sum(axis=-1) * (cols ** 2).sum(axis=-1)
+    for row_profile, row_energy in row_fits:
+        row_sums = np.einsum('...ij,...i->...j', window, row_profile)
+        for col_profile, col_energy in col_fits:
+            fit = np.einsum('...j,...j->...', row_sums, col_profile)
+            energy = row_energy * col_energy
             score = fit / np.sqrt(energy)
             better = score > best_score
             best_score = np.where(better, score, best_score)
             amplitude = np.where(better, fit / energy, amplitude)
     return np.clip(amplitude, 0.0, 1.0).astype(np.float32)
+
+
+def _window_profile(positions: np.ndarray, index: np.ndarray, out: int):
+    """:func:`_profiles` of ``index`` read at ``positions`` (..., 5), and the whole profile's
+    energy (sum of squares; the stencil reaches at most 2 cells from the peak's window)."""
+    full = _profiles(index, out)
+    energy = (full ** 2).sum(axis=-1)
+    taken = np.take_along_axis(full, np.clip(positions, 0, out - 1), axis=-1)
+    return np.where((positions >= 0) & (positions < out), taken, 0.0), energy
 
 
 def _profiles(index: np.ndarray, out: int) -> np.ndarray:

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from crossinfonet_ros import heatmaps as heatmaps_module
 from crossinfonet_ros.heatmaps import decode_heatmap_confidence, heatmap_targets
 
 
@@ -65,3 +66,32 @@ def test_heatmap_confidence():
 def test_bad_joint_array_shape_is_named():
     with pytest.raises(ValueError, match=r'\(\.\.\., A, 2\)'):
         heatmap_targets(np.zeros(5))
+
+
+def _whole_map_confidence(maps):
+    """The matched-filter definition of decode_heatmap_confidence, over whole maps."""
+    out = maps.shape[-1]
+    confidence = np.zeros(maps.shape[:-2])
+    for index in np.ndindex(*maps.shape[:-2]):
+        row, col = divmod(int(maps[index].argmax()), out)
+        best = -np.inf
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                stencil = (heatmaps_module._profiles(np.clip(row + dr, 0, out - 1), out)[:, None]
+                           * heatmaps_module._profiles(np.clip(col + dc, 0, out - 1), out))
+                fit = (maps[index] * stencil).sum()
+                score = fit / np.sqrt((stencil ** 2).sum())
+                if score > best:
+                    best, confidence[index] = score, fit / (stencil ** 2).sum()
+    return np.clip(confidence, 0, 1)
+
+
+def test_confidence_equals_the_whole_map_matched_filter_at_borders_and_in_noise():
+    rng = np.random.default_rng(7)
+    uv = rng.uniform(-4, 99, (4, 21, 2))  # peaks on, next to and off every border
+    maps = 0.8 * heatmap_targets(uv) + rng.normal(0, 0.05, (4, 21, 24, 24))
+    np.testing.assert_allclose(decode_heatmap_confidence(maps), _whole_map_confidence(maps),
+                               atol=1e-6)
+    noise = rng.random((2, 5, 24, 24))
+    np.testing.assert_allclose(decode_heatmap_confidence(noise), _whole_map_confidence(noise),
+                               atol=1e-6)

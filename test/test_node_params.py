@@ -27,8 +27,12 @@ def test_defaults_are_valid_and_frozen():
         params.threads = 4
 
 
+def test_threads_default_to_the_usable_cores():
+    assert NodeParams.from_values(_defaults()).threads == 0  # 0: resolved by usable_cores()
+
+
 @pytest.mark.parametrize('changes, words', [
-    (dict(threads=0), 'threads'),
+    (dict(threads=-1), 'threads must be >= 0'),
     (dict(min_depth=1.2), 'min_depth < max_depth'),
     (dict(depth_scale=-1.0), 'depth_scale'),
     (dict(cube_size=-0.2), 'cube_size'),

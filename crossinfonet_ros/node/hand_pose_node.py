@@ -53,6 +53,7 @@ from visualization_msgs.msg import MarkerArray
 
 import crossinfonet_ros
 from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
+from crossinfonet_ros.cpus import usable_cores
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
@@ -339,7 +340,8 @@ class HandPoseNode(LifecycleNode):
         """
         try:
             estimator = HandPoseEstimator.from_weights(path, self.params.device,
-                                                       self.params.backend, self.params.threads)
+                                                       self.params.backend,
+                                                       self.params.threads or usable_cores())
         except WeightsError:
             raise
         except ValueError as error:

@@ -24,7 +24,8 @@ PARAMETERS = (
     ('device', 'auto', "Inference device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'"),
     ('backend', 'auto', "Inference backend: 'auto', 'torch', 'onnxruntime', "
                         "'onnxruntime-int8x2'"),
-    ('threads', 1, 'Inference threads (ONNX Runtime intra-op; torch set_num_threads)'),
+    ('threads', 0, 'Inference threads (ONNX Runtime intra-op; torch set_num_threads); 0 = the '
+                   'physical cores this process may run on (os.sched_getaffinity)'),
     ('depth_scale', 0.0, 'Metres per raw depth unit; 0 = from the encoding (16UC1/mono16: '
                          '0.001, 32FC1: 1)'),
     ('min_depth', 0.15, 'Nearest depth considered when looking for the hand, m'),
@@ -79,7 +80,7 @@ class NodeParams:
     weights: str  # weights file; '' = shipped
     device: str  # inference device
     backend: str  # inference backend
-    threads: int  # inference threads
+    threads: int  # inference threads; 0 = the cores this process may run on
     depth_scale: float  # metres per raw unit, 0 = from the encoding
     min_depth: float  # detection band near limit, m
     max_depth: float  # detection band far limit, m
@@ -104,8 +105,8 @@ class NodeParams:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.threads < 1:
-            problems.append(f'threads must be >= 1, got {self.threads}')
+        if self.threads < 0:
+            problems.append(f'threads must be >= 0 (0 = the usable cores), got {self.threads}')
         if not 1 <= self.max_pending_frames <= 30:
             problems.append(f'max_pending_frames must be in 1..30, got {self.max_pending_frames}')
         if not 0 <= self.refine_passes <= 3:
