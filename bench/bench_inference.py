@@ -35,10 +35,10 @@ from crossinfonet_ros.backends import ModelSource, artifacts, cache  # noqa: E40
 from crossinfonet_ros.backends.fc_int8 import fp16_weight_fc  # noqa: E402
 from crossinfonet_ros.backends.graph import InferenceGraph  # noqa: E402
 from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend  # noqa: E402
-from crossinfonet_ros.cpus import usable_cores  # noqa: E402
 from crossinfonet_ros.backends.probe import (ACCURACY_BAR_MM, DEFAULT_CUBE_MM,  # noqa: E402
                                              joint_deviation, probe_crops, random_weights)
 from crossinfonet_ros.backends.torch_backend import TorchBackend  # noqa: E402
+from crossinfonet_ros.cpus import usable_cores  # noqa: E402
 from crossinfonet_ros.weights import load_weights, write_atomically  # noqa: E402
 
 BATCHES = (1, 5, 16)  # 5: the detector's candidates, run as one batch (pipeline.py)

@@ -94,12 +94,11 @@ def decode_heatmap_confidence(heatmaps) -> np.ndarray:
 
 
 def _window_profile(positions: np.ndarray, index: np.ndarray, out: int):
-    """:func:`_profiles` of ``index`` read at ``positions`` (..., 5), and the whole profile's
-    energy (sum of squares; the stencil reaches at most 2 cells from the peak's window)."""
+    """:func:`_profiles` of ``index`` read at the window's ``positions`` (..., 5; those off the
+    map read its edge, which meets a zero window cell), and the whole profile's energy."""
     full = _profiles(index, out)
-    energy = (full ** 2).sum(axis=-1)
     taken = np.take_along_axis(full, np.clip(positions, 0, out - 1), axis=-1)
-    return np.where((positions >= 0) & (positions < out), taken, 0.0), energy
+    return taken, (full ** 2).sum(axis=-1)
 
 
 def _profiles(index: np.ndarray, out: int) -> np.ndarray:

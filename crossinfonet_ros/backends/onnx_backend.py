@@ -12,8 +12,7 @@ Session settings, each measured here (2 shared vCPUs, batch 1, int8x2 graph):
   default keeps spinning between frames: 7.6 ms but 40 ms of CPU per frame, i.e. both cores
   busy all the time; with the stop: about 8-14 ms (a VM's idle vCPUs wake slowly) and 18 ms of
   CPU per frame; one thread: 13 ms and 13 ms of CPU. The node uses every usable core by default
-  (``threads:=0``): at 60 Hz over DDS, 2 threads answer 100 % of frames at p50 14.2 ms against
-  99.7 % at 16.1 ms with 1 (``bench/bench_node_latency.py --rate 60``); ``threads:=1`` is the
+  (``threads:=0``; 60 Hz figures of 1 and 2 threads in docs/transport.md); ``threads:=1`` is the
   frugal choice when the camera driver shares 2 cores at 30 Hz.
 """
 
