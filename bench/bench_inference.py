@@ -4,7 +4,8 @@ Run from the checkout::
 
     .venv/bin/python bench/bench_inference.py [--weights W.safetensors] [--json OUT|-]
 
-For each backend and batch sizes 1, 5 and 16: median ms per crop over timed runs after warm-up
+For each backend (and, where a GPU and a GPU build of torch or onnxruntime are present, the
+CUDA rows) and batch sizes 1, 5 and 16: median ms per crop over timed runs after warm-up
 (backends interleaved round by round, so background load hits all of them alike), fps, the
 ratio to the floor, and the mean joint deviation from the unmodified fp32 torch model on hand
 crops (rendered by training.synth when present, else synthetic probe hands), in mm with a
@@ -31,7 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crossinfonet_ros.backends import ModelSource, artifacts, cache  # noqa: E402
+from crossinfonet_ros.backends import (ModelSource, artifacts, cache,  # noqa: E402
+                                       create_backend)
 from crossinfonet_ros.backends.fc_int8 import fp16_weight_fc  # noqa: E402
 from crossinfonet_ros.backends.graph import InferenceGraph  # noqa: E402
 from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend  # noqa: E402
@@ -96,6 +98,7 @@ def hand_crops(count: int, size: int) -> tuple:
 def build_backends(source: ModelSource, threads: int) -> dict:
     """name -> (run function, build seconds); ONNX files come from the (fresh) cache."""
     import onnx
+    import onnxruntime
 
     model = source.model()
     built = {}
@@ -125,6 +128,14 @@ def build_backends(source: ModelSource, threads: int) -> dict:
         return OnnxRuntimeBackend(path, threads=threads).run
 
     timed('onnxruntime-fp16w', fp16w)
+    if torch.cuda.is_available():
+        timed('torch cuda:0', lambda: TorchBackend(model, 'cuda:0').run)
+    if {'CUDAExecutionProvider', 'TensorrtExecutionProvider'} & set(
+            onnxruntime.get_available_providers()):
+        timed('onnxruntime-fp16 cuda:0',
+              lambda: create_backend('onnxruntime-fp16', source, 'cuda:0').run)
+    else:
+        print('no CUDA or TensorRT execution provider: no GPU rows')
     return built
 
 

@@ -7,12 +7,15 @@
                           GEMMs (:mod:`.fc_int8`); the fastest accurate CPU backend
                           here, used only while its measured deviation from the fp32
                           torch model stays under the 0.1 mm bar
+``onnxruntime-fp16``      the graph in fp16 on a GPU: TensorRT's execution provider
+                          (fp16 engines) where installed, else CUDA's; same 0.1 mm bar
 ========================  ===========================================================
 
 Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
 (:mod:`.fc_int8`; ``bench/bench_inference.py`` still times them).
 
-``auto`` picks ``torch`` on CUDA. On CPU it builds the ONNX Runtime candidates that are
+``auto`` on CUDA picks ``onnxruntime-fp16`` and falls back to ``torch`` (fp32) with one warning
+when this onnxruntime has no GPU provider or the fp16 graph misses the bar. On CPU it builds the ONNX Runtime candidates that are
 available and accurate enough, times each at batch 1 once per weights content on this machine,
 caches the choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
 
@@ -28,13 +31,14 @@ from crossinfonet_ros.backends import cache
 from crossinfonet_ros.backends.artifacts import ModelSource
 from crossinfonet_ros.backends.base import Backend
 
-BACKENDS = ('torch', 'onnxruntime', 'onnxruntime-int8x2')
+BACKENDS = ('torch', 'onnxruntime', 'onnxruntime-int8x2', 'onnxruntime-fp16')
+GPU_ONLY = ('onnxruntime-fp16',)
 # CPU candidates of 'auto', fastest first on this machine (bench/bench_inference.py); the
 # ONNX Runtime ones are timed once per weights content and the faster accurate one is kept.
 AUTO_CPU_ORDER = ('onnxruntime-int8x2', 'onnxruntime', 'torch')
 AUTO_RECORD = 'auto_cpu.json'  # cache record of that choice
 # Backends whose accuracy is checked against the fp32 torch model before use.
-GATED = {'onnxruntime-int8x2': 'int8x2'}
+GATED = {'onnxruntime-int8x2': 'int8x2', 'onnxruntime-fp16': 'fp16'}
 
 __all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
            'create_cached_backend', 'onnxruntime_available']
@@ -68,13 +72,23 @@ def create_backend(name: str, source: ModelSource, device: str = 'cpu',
         from crossinfonet_ros.backends.torch_backend import TorchBackend
 
         return TorchBackend(source.model(), device, threads)
+    if name in GPU_ONLY and device == 'cpu':
+        raise ValueError(f"backend {name!r} runs on CUDA only; use 'auto' or 'onnxruntime' on "
+                         'the CPU')
     if not onnxruntime_available():
         raise ValueError(f'backend {name!r} needs the onnx and onnxruntime packages')
-    from crossinfonet_ros.backends import artifacts
-    from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend
+    import onnxruntime
 
-    build = {'onnxruntime': artifacts.fp32_onnx, 'onnxruntime-int8x2': artifacts.int8x2_onnx}[name]
-    backend = OnnxRuntimeBackend(build(source), name, device, threads)
+    from crossinfonet_ros.backends import artifacts
+    from crossinfonet_ros.backends.onnx_backend import OnnxRuntimeBackend, execution_providers
+
+    execution_providers(device, onnxruntime.get_available_providers())  # refuse before exporting
+    build = {'onnxruntime': artifacts.fp32_onnx, 'onnxruntime-int8x2': artifacts.int8x2_onnx,
+             'onnxruntime-fp16': artifacts.fp16_onnx}[name]
+    backend = OnnxRuntimeBackend(build(source), name, device, threads,
+                                 fp16=name == 'onnxruntime-fp16',
+                                 engine_cache=None if device == 'cpu' else
+                                 cache.entry_dir(source.key))
     if name in GATED:
         record = artifacts.accuracy_record(source, GATED[name], backend.run)
         if not record['passed']:
@@ -103,8 +117,8 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
     :raises ValueError: ``onnxruntime-int8x2`` asked for by name and its cached record failed
         the accuracy bar (same message as :func:`create_backend`)
     """
-    if device != 'cpu' or not all(importlib.util.find_spec(module) is not None
-                                  for module in ('onnx', 'onnxruntime')):
+    if device != 'cpu' or name in GPU_ONLY or not all(
+            importlib.util.find_spec(module) is not None for module in ('onnx', 'onnxruntime')):
         return None  # (as create_backend: the ONNX backends need both packages)
     from crossinfonet_ros.backends import artifacts
 
@@ -141,9 +155,12 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
 
 
 def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
-    """torch on CUDA; on CPU the faster of the accurate ONNX Runtime backends (timed once per
-    weights content on this machine, the choice cached), torch as the last resort."""
-    if device != 'cpu' or not onnxruntime_available():
+    """On CUDA :func:`_auto_gpu`; on CPU the faster of the accurate ONNX Runtime backends
+    (timed once per weights content on this machine, the choice cached), torch as the last
+    resort."""
+    if device != 'cpu':
+        return _auto_gpu(source, device, threads)
+    if not onnxruntime_available():
         return create_backend('torch', source, device, threads)
     from crossinfonet_ros.backends import artifacts
 
@@ -164,6 +181,17 @@ def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
     choice = min(latency, key=latency.get)
     cache.write_record(source.key, AUTO_RECORD, {'choice': choice, 'batch1_ms': latency})
     return built[choice]
+
+
+def _auto_gpu(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
+    """onnxruntime-fp16 (TensorRT or CUDA provider); torch fp32, said in one warning, when it
+    cannot run here or misses the accuracy bar."""
+    try:
+        return create_backend('onnxruntime-fp16', source, device, threads)
+    except (ValueError, RuntimeError) as error:
+        logging.getLogger(__name__).warning('auto on %s: onnxruntime-fp16 not used (%s); '
+                                            'running torch fp32', device, error)
+        return create_backend('torch', source, device, threads)
 
 
 def _inaccurate(name: str, record: dict) -> str:

@@ -2,7 +2,9 @@
 
 ``fp32.onnx`` is the exported inference graph; ``int8x2.onnx`` its split-int8 FC rewrite
 (:mod:`crossinfonet_ros.backends.fc_int8`), kept only when its accuracy record
-``int8x2.json`` says it stays within :data:`ACCURACY_BAR_MM` of the fp32 torch model.
+``int8x2.json`` says it stays within :data:`ACCURACY_BAR_MM` of the fp32 torch model;
+``fp16.onnx`` the same graph in fp16 with fp32 inputs and outputs, for GPUs (record
+``fp16.json``).
 """
 
 import dataclasses
@@ -22,7 +24,8 @@ if TYPE_CHECKING:  # torch and the model are imported when a model is built (fas
 PROBE_COUNT = 16
 PROBE_SEED = 2019
 # Cached graph file of each ONNX Runtime backend.
-ONNX_FILES = {'onnxruntime': 'fp32.onnx', 'onnxruntime-int8x2': 'int8x2.onnx'}
+ONNX_FILES = {'onnxruntime': 'fp32.onnx', 'onnxruntime-int8x2': 'int8x2.onnx',
+              'onnxruntime-fp16': 'fp16.onnx'}
 
 
 @dataclasses.dataclass
@@ -62,6 +65,18 @@ def fp32_onnx(source: ModelSource) -> Path:
 def int8x2_onnx(source: ModelSource) -> Path:
     """The split-int8 FC rewrite of :func:`fp32_onnx` (accuracy not checked here)."""
     return _rewrite(source, ONNX_FILES['onnxruntime-int8x2'], 'split_int8_fc')
+
+
+def fp16_onnx(source: ModelSource) -> Path:
+    """:func:`fp32_onnx` with fp16 weights and activations; inputs and outputs stay fp32."""
+    def build() -> bytes:
+        import onnx
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        graph = onnx.load(str(fp32_onnx(source)))
+        return convert_float_to_float16(graph, keep_io_types=True).SerializeToString()
+
+    return cache.cached_file(source.key, ONNX_FILES['onnxruntime-fp16'], build)
 
 
 def int8_dynamic_onnx(source: ModelSource) -> Path:

@@ -6,13 +6,18 @@ machine's fp32 peak. Three rewrites, measured against the fp32 torch output on r
 (cube 250 mm; "random" = random-init weights, "proxy" = weights after a short training run
 whose outputs move by 176 mm over the crops):
 
-``split`` (kept): each weight is stored as two int8 matrices, ``W ~ s (Q_hi + Q_lo / 254)`` with
+``split`` (kept): each weight is stored as two int8 matrices, ``W ~ s (Q_hi + Q_lo / 126)`` with
 one scale ``s`` per output row, and each input row the same way, ``x ~ t (q + r / 254)`` with one
 scale ``t`` per row (so a crop's result does not depend on its batch-mates). Two integer GEMMs
 over the stacked rows ``[q; r]`` stream each weight matrix once: half the bytes of fp32, about
-15 significant bits (better than fp16). Mean deviation 0.002 mm (random) / 0.0008 mm (proxy);
-FC path 2.5 -> 2.1 ms, whole network about 5 % faster at batch 1 (the GEMMs still stream 38 MB
-and the quantisation adds ~0.5 ms of small ops); no gain at batch 16, where the convs dominate.
+14 significant bits (better than fp16). Mean deviation 0.006 mm (random) / 0.0013 mm
+(shipped weights); 0.002 / 0.0008 mm (random / proxy) with 8-bit weights. FC path 2.5 -> 2.1 ms,
+whole network about 5 % faster at batch 1 (the GEMMs still stream 38 MB and the quantisation
+adds ~0.5 ms of small ops); no gain at batch 16, where the convs dominate.
+
+The weights use 7 bits (|Q| <= 63): without VNNI, ONNX Runtime's u8 x s8 kernel adds pairs of
+products in int16 (``vpmaddubsw``), which saturates above 255 * 63 * 2; 8-bit weights gave
+29.6 mm of error on an AVX2-only EPYC (exact with VNNI).
 
 ``dynamic`` (measured, not kept): ONNX Runtime's ``quantize_dynamic`` on the two layers, int8
 weights (per-channel) and one uint8 activation scale per batch. A quarter of the bytes, 15 %
@@ -29,8 +34,11 @@ import numpy as np
 
 # Input width from which a Gemm counts as one of "the big FC layers" (9216 for a 96 crop).
 BIG_FC_MIN_INPUTS = 4096
-# Q_lo holds the residual of Q_hi in units of s / 254: |residual| <= s / 2 -> |Q_lo| <= 127.
+# Input rows: r holds the residual of q in units of t / 254: |residual| <= t / 2 -> |r| <= 127.
 _LO_STEPS = 254.0
+# Weights: 7-bit levels (see the module doc), the residual in units of s / 126 -> |Q_lo| <= 63.
+_WEIGHT_LEVELS = 63.0
+_WEIGHT_LO_STEPS = 126.0
 
 
 def big_fc_nodes(model) -> List:
@@ -79,6 +87,7 @@ def split_int8_fc(model):
             'bias': bias.astype(np.float32), 'inv_127': np.array(1 / 127, np.float32),
             'lo_steps': np.array(_LO_STEPS, np.float32),
             'inv_lo_steps': np.array(1 / _LO_STEPS, np.float32),
+            'inv_weight_lo_steps': np.array(1 / _WEIGHT_LO_STEPS, np.float32),
             'offset': np.array(128.0, np.float32), 'offset_u8': np.array(128, np.uint8),
             'tiny': np.array(1e-30, np.float32), 'axis1': np.array([1], np.int64),
         }
@@ -98,9 +107,10 @@ def split_int8_fc(model):
                                            c['offset']), to=_UINT8)
         hi = build.op('MatMulInteger', levels, c['q_hi'], c['offset_u8'])
         lo = build.op('MatMulInteger', levels, c['q_lo'], c['offset_u8'])
-        # Q_hi + Q_lo / 254 applied to both row kinds, then q-rows + r-rows / 254.
+        # Q_hi + Q_lo / 126 applied to both row kinds, then q-rows + r-rows / 254.
         both = build.op('Add', build.op('Cast', hi, to=_FLOAT),
-                        build.op('Mul', build.op('Cast', lo, to=_FLOAT), c['inv_lo_steps']))
+                        build.op('Mul', build.op('Cast', lo, to=_FLOAT),
+                                 c['inv_weight_lo_steps']))
         value, residual = build.op('Split', both, axis=0, num_outputs=2, outputs=2)
         rows = build.op('Add', value, build.op('Mul', residual, c['inv_lo_steps']))
         summed = build.op('Mul', build.op('Mul', rows, step), c['scale'])
@@ -195,11 +205,12 @@ def _split_weights(node, weights):
         bias = np.broadcast_to(numpy_helper.to_array(weights[node.input[2]]), (outputs,))
     else:
         bias = np.zeros(outputs)
-    scale = np.abs(matrix).max(axis=1) / 127.0
+    scale = np.abs(matrix).max(axis=1) / _WEIGHT_LEVELS
     scale[scale == 0] = 1.0
-    q_hi = np.clip(np.round(matrix / scale[:, None]), -127, 127)
+    q_hi = np.clip(np.round(matrix / scale[:, None]), -_WEIGHT_LEVELS, _WEIGHT_LEVELS)
     residual = matrix - q_hi * scale[:, None]
-    q_lo = np.clip(np.round(residual * _LO_STEPS / scale[:, None]), -127, 127)
+    q_lo = np.clip(np.round(residual * _WEIGHT_LO_STEPS / scale[:, None]), -_WEIGHT_LEVELS,
+                   _WEIGHT_LEVELS)
     return (bias, scale, np.ascontiguousarray(q_hi.T.astype(np.int8)),
             np.ascontiguousarray(q_lo.T.astype(np.int8)))
 

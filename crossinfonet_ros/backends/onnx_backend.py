@@ -17,7 +17,7 @@ Session settings, each measured here (2 shared vCPUs, batch 1, int8x2 graph):
 """
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,11 +32,15 @@ class OnnxRuntimeBackend(Backend):
     """An ONNX model with inputs ``crops`` and outputs ``joints``, ``heatmaps``."""
 
     def __init__(self, model_path: Path, name: str = 'onnxruntime', device: str = 'cpu',
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None, fp16: bool = False,
+                 engine_cache: Optional[Path] = None) -> None:
         """:param model_path: the .onnx file
         :param name: registry name reported by the estimator
-        :param device: 'cpu' or 'cuda[:N]' (needs an onnxruntime build with CUDA)
+        :param device: 'cpu' or 'cuda[:N]' (needs an onnxruntime build with CUDA or TensorRT)
         :param threads: intra-op threads; default :func:`~crossinfonet_ros.cpus.usable_cores`
+        :param fp16: let TensorRT build fp16 engines (see :func:`execution_providers`)
+        :param engine_cache: folder for TensorRT's built engines (minutes to build otherwise)
+        :raises ValueError: a GPU device without a GPU execution provider
         """
         import onnxruntime as ort
 
@@ -53,22 +57,39 @@ class OnnxRuntimeBackend(Backend):
         # cores busy between frames (40 ms of CPU per 8 ms frame at 30 fps here).
         options.add_session_config_entry('session.intra_op.allow_spinning', '1')
         options.add_session_config_entry('session.force_spinning_stop', '1')
-        self._session = ort.InferenceSession(str(model_path), options,
-                                             providers=_providers(device))
+        providers = execution_providers(device, ort.get_available_providers(), fp16,
+                                        engine_cache)
+        self._session = ort.InferenceSession(str(model_path), options, providers=providers)
+        self.providers = tuple(self._session.get_providers())  # what ORT actually kept
 
     def run(self, crops: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         joints, heatmaps = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: crops})
         return joints, heatmaps
 
 
-def _providers(device: str) -> list:
-    import onnxruntime as ort
+def execution_providers(device: str, available: Sequence[str], fp16: bool = False,
+                        engine_cache: Optional[Path] = None) -> list:
+    """ONNX Runtime's providers for ``device``, best first, from those ``available``.
 
+    On a GPU: TensorRT when this onnxruntime has it (fp16 engines when ``fp16``), then CUDA,
+    then the CPU for any op the GPU providers refuse.
+
+    :param device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``
+    :param available: ``onnxruntime.get_available_providers()``
+    :raises ValueError: a GPU device and neither GPU provider available (names those that are)
+    """
     if device == 'cpu':
         return ['CPUExecutionProvider']
-    if 'CUDAExecutionProvider' not in ort.get_available_providers():
-        raise ValueError(f'device {device!r} asked for, but this onnxruntime has no CUDA '
-                         f'provider (available: {ort.get_available_providers()}); use '
-                         f"backend='torch' on CUDA")
     index = int(device.split(':')[1]) if ':' in device else 0
-    return [('CUDAExecutionProvider', {'device_id': index}), 'CPUExecutionProvider']
+    chosen = []
+    if 'TensorrtExecutionProvider' in available:
+        options = {'device_id': index, 'trt_fp16_enable': fp16}
+        if engine_cache is not None:
+            options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(engine_cache))
+        chosen.append(('TensorrtExecutionProvider', options))
+    if 'CUDAExecutionProvider' in available:
+        chosen.append(('CUDAExecutionProvider', {'device_id': index}))
+    if not chosen:
+        raise ValueError(f'device {device!r} needs the CUDA or TensorRT execution provider, '
+                         f'and this onnxruntime has {list(available)} (install onnxruntime-gpu)')
+    return chosen + ['CPUExecutionProvider']
