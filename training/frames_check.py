@@ -131,9 +131,11 @@ def run(args: argparse.Namespace) -> dict:
                'backend': estimator.backend, 'window_mm': [-FRONT_MM, BACK_MM],
                'joint_names': list(layout.joint_names), 'frames': rows}
     summary['totals'] = totals(rows, layout)
+    share = summary['totals']['surface_share']
+    share_text = 'no joints' if share is None else f'{100 * share:.1f} % of joints'
     title = (f'real frames {root.name}/: {summary["totals"]["found"]}/{len(rows)} found, '
-             f'{100 * (summary["totals"]["surface_share"] or 0):.1f} % of joints on the '
-             f'surface; {Path(weights).name}, handedness {args.handedness}')
+             f'{share_text} on the surface; {Path(weights).name}, handedness '
+             f'{args.handedness}')
     write_sheet(Path(args.sheet), tiles, camera, layout, title)
     summary['sheet'] = str(args.sheet)
     if args.json:

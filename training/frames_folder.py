@@ -40,7 +40,8 @@ def find_pngs(root: Path) -> List[Path]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise FramesError(f'--root {root}: no such folder')
+        raise FramesError(f'--root {root}: ' + ('not a folder' if root.exists()
+                                                else 'no such folder'))
     files = [path for path in root.rglob('*') if path.suffix.lower() == '.png'
              and path.is_file()]
     if not files:
