@@ -100,6 +100,11 @@ def test_bad_input_is_one_line_and_non_zero(renders, tmp_path, capsys):
     eight.mkdir()
     cv2.imwrite(str(eight / 'a.png'), np.full((48, 64), 7, np.uint8))
     assert 'uint8 PNG' in _main_error(capsys, ['--root', str(eight)] + good)
+    assert 'not a folder' in _main_error(capsys, ['--root', str(eight / 'a.png')] + good)
+    colour = tmp_path / 'colour'
+    colour.mkdir()
+    cv2.imwrite(str(colour / 'a.png'), np.full((48, 64, 3), 7, np.uint16))
+    assert '3 channel' in _main_error(capsys, ['--root', str(colour)] + good)
     options = dict(zip(good[::2], good[1::2]))
     for option, value, words in (('--intrinsics', '1,2,3', 'four numbers'),
                                  ('--intrinsics', 'a,b,c,d', 'four numbers'),
