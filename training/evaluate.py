@@ -19,6 +19,10 @@ left hand, paired). ``--handedness`` is the pipeline's (``right`` by default, th
 side; ``left`` mirrors every crop; ``auto`` decides each frame's side); the summary then holds
 the error per side and, for ``auto``, the share of frames whose side was decided right.
 
+Real frames without labels (``--dataset frames --root DIR --depth-scale S --intrinsics
+fx,fy,cx,cy``): where the node's joints land on the observed depth, and a contact sheet
+(:mod:`training.frames_check`).
+
 Prints and writes (``--json``) mean 3D joint error, per-joint error, the max-error success-frame
 curve (0-80 mm) and detection failures (metrics in :mod:`training.metrics`); with ``--out DIR``
 also ``curve.png``, ``per_joint.png`` and ``predictions_uvd.txt`` (spec 3.8 format).
@@ -38,7 +42,7 @@ from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.pipeline import HANDEDNESS_MODES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.weights import WeightsError
-from training import metrics
+from training import frames_check, metrics
 from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
@@ -252,6 +256,9 @@ def report(summary: dict) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if frames_check.requested(argv):  # real frames without labels: its own options
+        return frames_check.main(argv)
     try:
         args = build_parser().parse_args(argv)
         if args.num < 0 or (args.dataset == 'synthetic' and args.num == 0):

@@ -34,7 +34,8 @@ def _edge_colour(child: int) -> tuple:
     return FINGER_COLOURS[finger]
 
 
-def colour_depth(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> np.ndarray:
+def colour_depth(depth_mm: np.ndarray, near_mm: float, far_mm: float,
+                 colormap: int = cv2.COLORMAP_TURBO) -> np.ndarray:
     """Colour-map a depth image by inverse depth (near warm, far cool, no reading black).
 
     Inverse depth (disparity) spends the colours on the near range, where the hand is.
@@ -42,11 +43,12 @@ def colour_depth(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> np.ndar
     :param depth_mm: (H, W) depth, mm, 0 = no reading
     :param near_mm: depth shown at the warm end
     :param far_mm: depth shown at the cool end
+    :param colormap: OpenCV colour map (near = its top end)
     """
     with np.errstate(divide='ignore'):
         inverse = 1.0 / np.maximum(depth_mm, 1.0)
     scaled = np.clip((inverse - 1.0 / far_mm) / (1.0 / near_mm - 1.0 / far_mm), 0.0, 1.0)
-    image = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    image = cv2.applyColorMap((scaled * 255).astype(np.uint8), colormap)
     image[depth_mm <= 0] = 0
     return image
 
