@@ -1,7 +1,9 @@
 """Throughput of the synthetic depth-hand renderer on one core (frames per second).
 
 Usage: ``python bench/bench_synth.py [--count N] [--seed S] [--cube-stats N]``. Prints
-crop-resolution samples/s and full-frame (640x480 D435) frames/s with and without clutter, by
+crop-resolution samples/s and full-frame (640x480 D435) frames/s with and without clutter (and,
+without clutter, with every hand holding an object, or wearing a watch or sleeve with an object
+in front of it), by
 wall clock and by CPU time of this process, best of ``--repeats`` runs of the same samples.
 ``--cube-stats N`` also prints, for N drawn hands, the share whose 21 joints all fit in a cube
 of each side around the crop centre (the palm centre plus its jitter).
@@ -63,13 +65,17 @@ def main() -> None:
     cv2.setNumThreads(1)
     clutter = SynthConfig()
     bare = replace(clutter, clutter=ClutterConfig(enabled=False))
+    grasp = replace(bare, grasp_prob=1.0)
+    worn = replace(bare, wrist_wear_prob=1.0, occluder_prob=1.0)
     cases = [('crop-resolution samples, clutter', render_crop, clutter, args.count),
              ('crop-resolution samples, no clutter', render_crop, bare, args.count),
+             ('crop-resolution, no clutter, grasp_prob 1', render_crop, grasp, args.count),
+             ('crop-res., no clutter, wear+occluder 1', render_crop, worn, args.count),
              ('full 640x480 frames, clutter', render_frame, clutter, max(1, args.count // 5)),
              ('full 640x480 frames, no clutter', render_frame, bare, max(1, args.count // 5))]
     for label, render, config, count in cases:
         wall, cpu = measure(render, config, count, args.seed, args.repeats)
-        print(f'{label:38s} {wall:7.1f} /s wall  {cpu:7.1f} /s cpu  ({count} samples)')
+        print(f'{label:41s} {wall:7.1f} /s wall  {cpu:7.1f} /s cpu  ({count} samples)')
     if args.cube_stats > 0:
         cube_stats(args.cube_stats, args.seed)
 
