@@ -13,9 +13,11 @@ from training.synth.kinematics import hand_joints, touch_thumb_to_index
 from training.synth.occluder import TAG_OCCLUDER
 from training.synth.poses import LOWER, UPPER, pose_by_name, sample_pose
 from training.synth.raster import render_depth
-from training.synth.scene import SynthConfig, render_crop, render_frame, sample_scene
+from training.synth.scene import (HandState, SynthConfig, pose_hand, render_crop, render_frame,
+                                  sample_scene)
 from training.synth.sensor import SensorConfig
-from training.synth.shape import TAG_FOREARM, TAG_HAND
+from training.synth.placement import Placement
+from training.synth.shape import TAG_FOREARM, TAG_HAND, webbing
 from training.synth.skeleton import (CHAINS, ShapeConfig, reference_shape, sample_shape,
                                      segment_lengths)
 from training.synth.wear import TAG_WEAR
@@ -230,3 +232,28 @@ def test_bad_probabilities_and_kinds_are_rejected_clearly(capsys):
     _, config = parse_args(['--out', '/tmp/unused-synth-out', '--num', '1', '--grasp-prob',
                             '0.3', '--occluder-prob', '0.2', '--wrist-wear-prob', '0.1'])
     assert (config.grasp_prob, config.occluder_prob, config.wrist_wear_prob) == (0.3, 0.2, 0.1)
+
+
+def test_webbing_fills_the_gaps_between_spread_finger_roots_only():
+    shape = reference_shape()
+    pose = pose_by_name('spread')
+    joints = hand_joints(shape, pose)
+    elbow = np.array([0.0, 1.0, 0.15]) / np.linalg.norm([0.0, 1.0, 0.15])  # palm to camera
+    placement = Placement(elbow, 0.0, 0.0, 0.0, np.array([0.0, 0.0, 450.0]))
+    plain = pose_hand(HandState(shape, pose, placement))
+    webbed = pose_hand(HandState(shape, pose, placement, webbing(joints, shape)))
+    camera = CLEAN.intrinsics
+    bare, _ = render_depth(plain.primitives, camera)
+    full, _ = render_depth(webbed.primitives, camera)
+    added = (full > 0) & (bare == 0)
+    assert np.count_nonzero(added) > 100  # the webs show between spread fingers
+    assert np.array_equal(webbed.joints_mm, plain.joints_mm)
+    # Every added pixel lies near the finger roots (MCPs, the thumb's MCP), not out at the tips.
+    rows, cols = np.nonzero(added)
+    roots = camera.project(plain.joints_mm[np.concatenate([CHAINS[1:, 0], [CHAINS[0, 1]]])])
+    spacing = np.linalg.norm(roots[1, :2] - roots[2, :2])
+    nearest = np.hypot(cols[:, None] - roots[None, :, 0],
+                       rows[:, None] - roots[None, :, 1]).min(axis=1)
+    assert nearest.max() < 2.5 * spacing
+    sample = render_crop(3, 0, replace(CLEAN, shape=ShapeConfig(webbing_prob=1.0)))
+    assert np.array_equal(sample.joints_mm, render_crop(3, 0, CLEAN).joints_mm)

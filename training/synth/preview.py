@@ -4,8 +4,8 @@
 clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.png`` (the 96x96
 normalised crops the network sees, cut by the codec, with the skeleton projected into them),
 each under a caption strip that says they are renders. ``--grasp`` writes ``grasp_crops.png``
-(hands holding objects) and ``grasp_wear_crops.png`` (watches, sleeves, objects in front of the
-hand, sizes 0.75-1.25x) instead.
+(hands holding objects) and ``grasp_wear_crops.png`` (watches, sleeves, webbing, objects in
+front of the hand, sizes 0.75-1.25x) instead.
 """
 
 import sys
@@ -32,8 +32,8 @@ CROPS_CAPTION = ('rendered (synthetic): 96x96 network crops, training/synth seed
                  'every other one with its ground truth')
 GRASP_CAPTION = ('rendered (synthetic): 96x96 crops of hands holding objects, training/synth '
                  'seed {}, grasp_prob 1, every other one with its ground truth')
-WEAR_CAPTION = ('rendered (synthetic): 96x96 crops, watch or sleeve (wrist_wear_prob 1), object '
-                'in front (occluder_prob 0.5), size 0.75-1.25x, seed {}')
+WEAR_CAPTION = ('rendered (synthetic): 96x96 crops, watch or sleeve, finger webbing, object in '
+                'front (p 0.5), size 0.75-1.25x, seed {}')
 FINGER_COLOURS = ((60, 60, 255), (60, 220, 60), (255, 160, 40), (40, 220, 255), (230, 80, 230))
 
 
@@ -178,7 +178,8 @@ def write_grasp_previews(out_dir: Path, seed: int, crops: int) -> tuple:
     sheets = ((out_dir / 'grasp_crops.png', replace(bare, grasp_prob=1.0), GRASP_CAPTION),
               (out_dir / 'grasp_wear_crops.png',
                replace(bare, wrist_wear_prob=1.0, occluder_prob=0.5,
-                       shape=ShapeConfig(scale_range=(0.75, 1.25))), WEAR_CAPTION))
+                       shape=ShapeConfig(scale_range=(0.75, 1.25), webbing_prob=1.0)),
+               WEAR_CAPTION))
     for path, config, caption in sheets:
         tiles = [crop_tile(render_crop(seed, i, config), 2, skeleton=i % 2 == 0)
                  for i in range(crops)]

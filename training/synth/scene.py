@@ -36,7 +36,7 @@ from training.synth.placement import (Placement, PlacementConfig, hand_rotation,
 from training.synth.poses import PoseConfig, sample_pose
 from training.synth.raster import Primitives, render_depth
 from training.synth.sensor import SensorConfig, apply_sensor
-from training.synth.shape import hand_primitives
+from training.synth.shape import hand_primitives, webbing
 from training.synth.skeleton import HandShape, ShapeConfig, sample_shape
 from training.synth.wear import WearConfig, sample_wear
 
@@ -129,7 +129,8 @@ def draw_event(seed: np.random.SeedSequence, prob: float, name: str
 
 def attach(seed: np.random.SeedSequence, shape: HandShape, pose: np.ndarray,
            placement: Placement, config: SynthConfig) -> Tuple[np.ndarray, Primitives]:
-    """Maybe close the hand around an object and put a watch or sleeve on it.
+    """Maybe close the hand around an object, join its fingers with webbing and put a watch
+    or sleeve on it.
 
     :param seed: the stream of the attachments (spawned into one per kind)
     :param shape: the hand
@@ -138,13 +139,15 @@ def attach(seed: np.random.SeedSequence, shape: HandShape, pose: np.ndarray,
     :param config: the data distribution
     :returns: the articulation and the attached primitives, hand frame
     """
-    grasp_seed, wear_seed = seed.spawn(2)
+    grasp_seed, wear_seed, web_seed = seed.spawn(3)
     parts = []
     rng = draw_event(grasp_seed, config.grasp_prob, 'grasp_prob')
     grasp = None if rng is None else sample_grasp(rng, shape, config.grasp)
     if grasp is not None:
         pose = grasp.pose
         parts.append(grasp.held.primitives())
+    if draw_event(web_seed, config.shape.webbing_prob, 'shape.webbing_prob') is not None:
+        parts.append(webbing(hand_joints(shape, pose), shape))
     rng = draw_event(wear_seed, config.wrist_wear_prob, 'wrist_wear_prob')
     if rng is not None:
         turn = wrist_rotation(placement.wrist_flex_deg, placement.wrist_dev_deg)
