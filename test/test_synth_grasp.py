@@ -220,7 +220,8 @@ def test_child_and_adult_sizes_scale_the_skeleton():
 
 def test_bad_probabilities_and_kinds_are_rejected_clearly(capsys):
     for argv in (['--grasp-prob', '1.5'], ['--occluder-prob', '-0.1'],
-                 ['--wrist-wear-prob', '0.5', '--stream'], ['--hand-scale', '1.2', '0.8']):
+                 ['--wrist-wear-prob', '0.5', '--stream'], ['--hand-scale', '1.2', '0.8'],
+                 ['--webbing-prob', '2']):
         with pytest.raises(SystemExit) as exit_info:
             parse_args(['--out', '/tmp/unused-synth-out', '--num', '1'] + argv)
         assert exit_info.value.code != 0
@@ -230,8 +231,10 @@ def test_bad_probabilities_and_kinds_are_rejected_clearly(capsys):
     with pytest.raises(ValueError, match='grasp kinds'):
         GraspConfig(kinds=('cup',))
     _, config = parse_args(['--out', '/tmp/unused-synth-out', '--num', '1', '--grasp-prob',
-                            '0.3', '--occluder-prob', '0.2', '--wrist-wear-prob', '0.1'])
-    assert (config.grasp_prob, config.occluder_prob, config.wrist_wear_prob) == (0.3, 0.2, 0.1)
+                            '0.3', '--occluder-prob', '0.2', '--wrist-wear-prob', '0.1',
+                            '--webbing-prob', '0.4'])
+    assert (config.grasp_prob, config.occluder_prob, config.wrist_wear_prob,
+            config.shape.webbing_prob) == (0.3, 0.2, 0.1, 0.4)
 
 
 def test_webbing_fills_the_gaps_between_spread_finger_roots_only():

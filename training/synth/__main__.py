@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                              '(default 0)')
     parser.add_argument('--wrist-wear-prob', type=float, default=0.0,
                         help='share of hands with a watch or a sleeve, 0..1 (default 0)')
+    parser.add_argument('--webbing-prob', type=float, default=0.0,
+                        help='share of hands with skin webs between the finger roots, 0..1 '
+                             '(default 0)')
     parser.add_argument('--hand-scale', type=float, nargs=2, metavar=('MIN', 'MAX'),
                         default=ShapeConfig.scale_range,
                         help='hand size factor range, uniform (default %(default)s; 0.75 1.25 '
@@ -111,7 +114,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         parser.error(f'--rate must be positive, got {args.rate}')
     if not 0.0 <= args.left_hand_prob <= 1.0:
         parser.error(f'--left-hand-prob must be in [0, 1], got {args.left_hand_prob}')
-    for flag in ('grasp_prob', 'occluder_prob', 'wrist_wear_prob'):
+    for flag in ('grasp_prob', 'occluder_prob', 'wrist_wear_prob', 'webbing_prob'):
         value = getattr(args, flag)
         if not 0.0 <= value <= 1.0:
             parser.error(f'--{flag.replace("_", "-")} must be in [0, 1], got {value}')
@@ -139,7 +142,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
                          sensor=SensorConfig(enabled=args.noise),
                          left_hand_prob=args.left_hand_prob,
                          shape=ShapeConfig(scale_range=tuple(args.hand_scale),
-                                           width_range=tuple(args.finger_width)),
+                                           width_range=tuple(args.finger_width),
+                                           webbing_prob=args.webbing_prob),
                          grasp_prob=args.grasp_prob, occluder_prob=args.occluder_prob,
                          wrist_wear_prob=args.wrist_wear_prob)
     return args, config
