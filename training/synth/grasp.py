@@ -246,26 +246,53 @@ def _power_grasp(rng: np.random.Generator, shape: HandShape, config: GraspConfig
 
 
 def _pinch(rng: np.random.Generator, shape: HandShape, config: GraspConfig) -> Grasp:
-    """A small ball or pen between the thumb and index pads; the other fingers curl freely."""
-    size = rng.uniform(*config.pinch_size_mm)
+    """A small ball or pen between the thumb and index pads; the other fingers curl freely.
+
+    The tips close to a little less than the object's size, so it touches both tip spheres on
+    a circle around the line between them; of eight places on that circle it takes the one
+    farthest from every finger link (on the line it would often sit inside the index).
+    """
+    radius = rng.uniform(*config.pinch_size_mm) / 2.0
+    pen = rng.random() < 0.5
+    pen_half, pen_turn = rng.uniform(30.0, 65.0), np.radians(rng.uniform(-30.0, 30.0))
     pose = pose_by_name('pinch') + rng.normal(0.0, 4.0, 21)
     pose[FLEX[2:]] += rng.uniform(-15.0, 40.0, (3, 1))  # middle..pinky: open to curled
     pose = clip_pose(pose)
-    gap = shape.radii[0, 3] + shape.radii[1, 3] + size
+    thumb_reach, index_reach = shape.radii[0, 3] + radius, shape.radii[1, 3] + radius
+    gap = (thumb_reach + index_reach) * rng.uniform(0.6, 0.9)
     pose = touch_thumb_to_index(shape, pose, gap_mm=gap)
     joints = hand_joints(shape, pose)
     thumb_tip, index_tip = joints[CHAINS[0, 3]], joints[CHAINS[1, 3]]
     distance = max(float(np.linalg.norm(index_tip - thumb_tip)), 1e-9)
     across = (index_tip - thumb_tip) / distance
-    # The gap the solver reached (within its tolerance) sets the object's size.
-    radius = max(0.5 * (distance - shape.radii[0, 3] - shape.radii[1, 3]), 0.5)
-    center = thumb_tip + (shape.radii[0, 3] + radius) * across
-    axes = np.zeros((3, 3))
-    if rng.random() < 0.5:  # a pen, sideways out of the pinch (across the index's last link)
-        side = np.cross(across, joints[CHAINS[1, 3]] - joints[CHAINS[1, 2]])
-        side = _rot_axis(across, np.radians(rng.uniform(-30.0, 30.0))) @ side
-        axes[:, 0] = side / max(np.linalg.norm(side), 1e-9) * rng.uniform(30.0, 65.0)
-    return Grasp(pose, HeldObject('pinch', center, axes, radius))
+    if distance > thumb_reach + index_reach:  # the tips stayed apart: a larger object fits
+        radius = 0.5 * (distance - shape.radii[0, 3] - shape.radii[1, 3])
+        thumb_reach, index_reach = shape.radii[0, 3] + radius, shape.radii[1, 3] + radius
+    along = (distance ** 2 + thumb_reach ** 2 - index_reach ** 2) / (2.0 * distance)
+    lift = np.sqrt(max(thumb_reach ** 2 - along ** 2, 0.0))
+    basis = _frame_across(across)
+    best, best_gap = None, -np.inf
+    for angle in np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False):
+        out = basis @ np.array([np.cos(angle), np.sin(angle)])
+        axes = np.zeros((3, 3))
+        if pen:  # sideways out of the pinch
+            axes[:, 0] = _rot_axis(across, pen_turn) @ np.cross(across, out) * pen_half
+        held = HeldObject('pinch', thumb_tip + along * across + lift * out, axes, radius)
+        gaps = link_distances(shape, joints, held)
+        gaps[[0, 1], 2] = np.inf  # the two tip links touch it by construction
+        clearance = gaps.min()
+        if clearance > best_gap:
+            best, best_gap = held, clearance
+    return Grasp(pose, best)
+
+
+def _frame_across(axis: np.ndarray) -> np.ndarray:
+    """Two unit vectors (3, 2 columns) perpendicular to the unit vector ``axis`` and to each
+    other."""
+    helper = np.eye(3)[np.argmin(np.abs(axis))]
+    first = np.cross(axis, helper)
+    first /= np.linalg.norm(first)
+    return np.stack([first, np.cross(axis, first)], axis=1)
 
 
 def _rot_axis(axis: np.ndarray, angle: float) -> np.ndarray:
