@@ -10,6 +10,7 @@ from training.synth.__main__ import parse_args
 from training.synth.clutter import ClutterConfig
 from training.synth.grasp import GraspConfig, HeldObject, TAG_HELD, sample_grasp
 from training.synth.kinematics import hand_joints, touch_thumb_to_index
+from training.synth.motion import stream_frames
 from training.synth.occluder import TAG_OCCLUDER
 from training.synth.poses import LOWER, UPPER, pose_by_name, sample_pose
 from training.synth.raster import render_depth
@@ -223,7 +224,7 @@ def test_child_and_adult_sizes_scale_the_skeleton():
 
 def test_bad_probabilities_and_kinds_are_rejected_clearly(capsys):
     for argv in (['--grasp-prob', '1.5'], ['--occluder-prob', '-0.1'],
-                 ['--wrist-wear-prob', '0.5', '--stream'], ['--hand-scale', '1.2', '0.8'],
+                 ['--occluder-prob', '0.5', '--stream'], ['--hand-scale', '1.2', '0.8'],
                  ['--webbing-prob', '2']):
         with pytest.raises(SystemExit) as exit_info:
             parse_args(['--out', '/tmp/unused-synth-out', '--num', '1'] + argv)
@@ -263,3 +264,18 @@ def test_webbing_fills_the_gaps_between_spread_finger_roots_only():
     assert nearest.max() < 2.5 * spacing
     sample = render_crop(3, 0, replace(CLEAN, shape=ShapeConfig(webbing_prob=1.0)))
     assert np.array_equal(sample.joints_mm, render_crop(3, 0, CLEAN).joints_mm)
+
+
+def test_a_grasping_stream_holds_the_same_object_with_the_same_fingers():
+    config = replace(CLEAN, grasp_prob=1.0, wrist_wear_prob=1.0)
+    frames = [sample for _, sample in stream_frames(5, 3, 5.0, config)]
+    plain = [sample for _, sample in stream_frames(5, 3, 5.0, CLEAN)]
+    # The fingers keep the grasp while the arm moves: the joints relative to the wrist turn
+    # rigidly (equal pairwise distances), unlike the free stream's.
+    def pairwise(joints):
+        return np.linalg.norm(joints[:, None] - joints[None], axis=-1)
+    held = [pairwise(sample.joints_mm) for sample in frames]
+    assert np.allclose(held[0], held[1], atol=1e-6) and np.allclose(held[0], held[2], atol=1e-6)
+    free = [pairwise(sample.joints_mm) for sample in plain]
+    assert not np.allclose(free[0], free[2], atol=1.0)
+    assert not np.array_equal(frames[0].joints_mm, frames[2].joints_mm)  # the hand moves

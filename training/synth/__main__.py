@@ -118,9 +118,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         value = getattr(args, flag)
         if not 0.0 <= value <= 1.0:
             parser.error(f'--{flag.replace("_", "-")} must be in [0, 1], got {value}')
-        if value > 0.0 and args.stream:
-            parser.error(f'--{flag.replace("_", "-")} applies to independent frames, not '
-                         '--stream')
+    if args.occluder_prob > 0.0 and args.stream:
+        parser.error('--occluder-prob applies to independent frames, not --stream')
     for flag, low, high in (('hand-scale', 0.5, 1.5), ('finger-width', 0.5, 1.5)):
         lo, hi = getattr(args, flag.replace('-', '_'))
         if not low <= lo <= hi <= high:
