@@ -28,6 +28,8 @@ from training.synth.wear import TAG_WEAR
 FROZEN_CROPS = {0: 'fa67546ed0fe78c5', 1: '0fbdb3034aa6d284', 2: '4877d660e23936ae',
                 3: '0ce1c6f4f95cb85f'}
 FROZEN_FRAME = '619c5956eb028e7d'  # render_frame(5, 2)
+FROZEN_STREAM = ['74cb97b504c6ceff', '110a921051b08850', 'e7207188fffadf23',
+                 '638556a5e0a86093']  # stream_frames(3, 4, 30.0)
 CLEAN = SynthConfig(clutter=ClutterConfig(enabled=False), sensor=SensorConfig(enabled=False))
 CONTACT_TOLERANCE_MM = 3.0
 
@@ -41,6 +43,7 @@ def test_defaults_render_the_same_bytes_as_before_grasps_existed():
     for config in (SynthConfig(), zero):
         assert {i: _digest(render_crop(3, i, config)) for i in FROZEN_CROPS} == FROZEN_CROPS
     assert _digest(render_frame(5, 2)) == FROZEN_FRAME
+    assert [_digest(sample) for _, sample in stream_frames(3, 4, 30.0)] == FROZEN_STREAM
 
 
 def test_batched_kinematics_equals_one_pose_at_a_time():
