@@ -29,3 +29,16 @@ def test_caption_fits_the_grid_it_labels():
         (text_width, _), _ = cv2.getTextSize(caption.format(12345), cv2.FONT_HERSHEY_SIMPLEX,
                                              0.55, 1)
         assert text_width + 6 <= width
+
+
+def test_grasp_sheets_are_captioned_renders(tmp_path):
+    paths = preview.write_grasp_previews(tmp_path, seed=2, crops=6)
+    assert [p.name for p in paths] == ['grasp_crops.png', 'grasp_wear_crops.png']
+    for path, caption in zip(paths, (preview.GRASP_CAPTION, preview.WEAR_CAPTION)):
+        image = cv2.imread(str(path))
+        assert image.shape == (preview.CAPTION_PX + 192, 6 * 192 + 5 * 4, 3)
+        assert np.all(image[:preview.CAPTION_PX] > 200, axis=2).sum() > 300
+        assert caption.startswith('rendered (synthetic)')
+        (text_width, _), _ = cv2.getTextSize(caption.format(12345), cv2.FONT_HERSHEY_SIMPLEX,
+                                             0.55, 1)
+        assert text_width + 6 <= image.shape[1]

@@ -12,6 +12,9 @@ demo plays them into the node. Modules, from the hand outwards:
 * :mod:`~training.synth.raster`: ray casting of primitives into depth (z-buffer);
 * :mod:`~training.synth.sensor`: stereo-camera noise, shadows, dropouts, quantisation;
 * :mod:`~training.synth.clutter`: arm, body, table, objects, wall;
+* :mod:`~training.synth.grasp`: hands closed around held objects (``SynthConfig.grasp_prob``);
+* :mod:`~training.synth.wear`, :mod:`~training.synth.occluder`: a watch or sleeve at the wrist,
+  an object between camera and hand (``wrist_wear_prob``, ``occluder_prob``);
 * :mod:`~training.synth.scene`: samples (:func:`render_crop` for training, :func:`render_frame`
   for full frames), one independent random stream per ``(seed, index)``;
 * :mod:`~training.synth.motion`: smooth trajectories for streams (:func:`stream_frames`);

@@ -28,6 +28,7 @@ from training.synth.clutter import ClutterConfig
 from training.synth.motion import stream_frames
 from training.synth.scene import SynthConfig, render_frame
 from training.synth.sensor import SensorConfig
+from training.synth.skeleton import ShapeConfig
 from training.synth.writers import write_hands2017, write_rosbag2
 
 DEFAULT_CAMERAS = {'hands2017': HANDS2017_INTRINSICS, 'rosbag2': D435_640X480}
@@ -59,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--left-hand-prob', type=float, default=0.0,
                         help='share of left hands, 0..1 (default 0: right hands; a stream draws '
                              'one side)')
+    parser.add_argument('--grasp-prob', type=float, default=0.0,
+                        help='share of hands closed around an object (cylinder, handle, box, '
+                             'sphere, pinched ball or pen), 0..1 (default 0)')
+    parser.add_argument('--occluder-prob', type=float, default=0.0,
+                        help='share of frames with an object between camera and hand, 0..1 '
+                             '(default 0)')
+    parser.add_argument('--wrist-wear-prob', type=float, default=0.0,
+                        help='share of hands with a watch or a sleeve, 0..1 (default 0)')
+    parser.add_argument('--webbing-prob', type=float, default=0.0,
+                        help='share of hands with skin webs between the finger roots, 0..1 '
+                             '(default 0)')
+    parser.add_argument('--hand-scale', type=float, nargs=2, metavar=('MIN', 'MAX'),
+                        default=ShapeConfig.scale_range,
+                        help='hand size factor range, uniform (default %(default)s; 0.75 1.25 '
+                             'spans children to large adults)')
+    parser.add_argument('--finger-width', type=float, nargs=2, metavar=('MIN', 'MAX'),
+                        default=ShapeConfig.width_range,
+                        help='finger and palm thickness factor range on top of the size '
+                             '(default %(default)s)')
     parser.add_argument('--stream', action='store_true',
                         help='one smoothly moving hand instead of independent frames')
     parser.add_argument('--rate', type=float, default=30.0,
@@ -94,6 +114,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         parser.error(f'--rate must be positive, got {args.rate}')
     if not 0.0 <= args.left_hand_prob <= 1.0:
         parser.error(f'--left-hand-prob must be in [0, 1], got {args.left_hand_prob}')
+    for flag in ('grasp_prob', 'occluder_prob', 'wrist_wear_prob', 'webbing_prob'):
+        value = getattr(args, flag)
+        if not 0.0 <= value <= 1.0:
+            parser.error(f'--{flag.replace("_", "-")} must be in [0, 1], got {value}')
+    if args.occluder_prob > 0.0 and args.stream:
+        parser.error('--occluder-prob applies to independent frames, not --stream')
+    for flag, low, high in (('hand-scale', 0.5, 1.5), ('finger-width', 0.5, 1.5)):
+        lo, hi = getattr(args, flag.replace('-', '_'))
+        if not low <= lo <= hi <= high:
+            parser.error(f'--{flag} needs {low} <= MIN <= MAX <= {high}, got {lo} {hi}')
     if args.workers <= 0:
         parser.error(f'--workers must be positive, got {args.workers}')
     _check_out(parser, args.out)
@@ -109,7 +139,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
     config = SynthConfig(intrinsics=camera,
                          clutter=ClutterConfig(enabled=args.clutter),
                          sensor=SensorConfig(enabled=args.noise),
-                         left_hand_prob=args.left_hand_prob)
+                         left_hand_prob=args.left_hand_prob,
+                         shape=ShapeConfig(scale_range=tuple(args.hand_scale),
+                                           width_range=tuple(args.finger_width),
+                                           webbing_prob=args.webbing_prob),
+                         grasp_prob=args.grasp_prob, occluder_prob=args.occluder_prob,
+                         wrist_wear_prob=args.wrist_wear_prob)
     return args, config
 
 

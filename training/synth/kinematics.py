@@ -10,6 +10,8 @@ joints of every chain are hinges about the root frame's y axis, so the last two 
 in the plane of the first.
 """
 
+from typing import Optional
+
 import numpy as np
 
 from training.synth.poses import CUP, LOWER, NUM_DOFS, UPPER
@@ -63,21 +65,22 @@ def rot_z(angle) -> np.ndarray:
 
 
 def root_frames(pose: np.ndarray) -> np.ndarray:
-    """Frame of each finger's first segment (5, 3, 3) in the hand frame: x along the segment,
-    flexion of the next joints bends towards -z.
+    """Frame of each finger's first segment (..., 5, 3, 3) in the hand frame: x along the
+    segment, flexion of the next joints bends towards -z.
 
-    :param pose: (NUM_DOFS,) angles in degrees
+    :param pose: (..., NUM_DOFS) angles in degrees
     """
-    angles = np.radians(pose[:20].reshape(5, 4))
-    cup = np.radians(pose[CUP]) * CUP_SHARE
+    pose = np.asarray(pose, dtype=np.float64)
+    angles = np.radians(pose[..., :20]).reshape(pose.shape[:-1] + (5, 4))
+    cup = np.radians(pose[..., CUP])[..., None] * CUP_SHARE
     base = rot_x(cup) @ rot_z(np.radians(FINGER_SPLAY_DEG))
-    frames = base @ rot_z(angles[:, 0]) @ rot_y(angles[:, 1])
-    frames[0] = _thumb_frame(angles[0, 0], angles[0, 1])
+    frames = base @ rot_z(angles[..., 0]) @ rot_y(angles[..., 1])
+    frames[..., 0, :, :] = _thumb_frame(angles[..., 0, 0], angles[..., 0, 1])
     return frames
 
 
-def _thumb_frame(palmar: float, flex: float) -> np.ndarray:
-    """Thumb root frame for CMC palmar abduction and flexion (radians)."""
+def _thumb_frame(palmar, flex) -> np.ndarray:
+    """Thumb root frame(s) (..., 3, 3) for CMC palmar abduction and flexion (radians, ...)."""
     roll = np.radians(THUMB_ROLL_DEG) + THUMB_ROLL_PER_ABD * palmar
     return rot_x(-palmar) @ rot_z(np.radians(THUMB_RADIAL_DEG) - flex) @ rot_x(roll)
 
@@ -96,8 +99,8 @@ def _tip(shape: HandShape, finger: int, chain_deg: np.ndarray) -> np.ndarray:
     return shape.roots[finger] + frame @ local
 
 
-def touch_thumb_to_index(shape: HandShape, pose: np.ndarray, iterations: int = 10
-                         ) -> np.ndarray:
+def touch_thumb_to_index(shape: HandShape, pose: np.ndarray, iterations: int = 10,
+                         gap_mm: Optional[float] = None) -> np.ndarray:
     """Bend thumb and index so their tips touch (pinch, 'ok'), within the joint limits.
 
     Damped least squares (finite-difference Jacobian) on the gap between the tip spheres over
@@ -107,9 +110,11 @@ def touch_thumb_to_index(shape: HandShape, pose: np.ndarray, iterations: int = 1
     :param shape: the individual hand
     :param pose: (NUM_DOFS,) angles, degrees
     :param iterations: solver steps
+    :param gap_mm: distance to leave between the tip joints (default: the two tip radii, the
+        tip spheres touching; more holds an object between them)
     """
     pose = np.array(pose, dtype=np.float64)
-    gap = shape.radii[0, 3] + shape.radii[1, 3]
+    gap = shape.radii[0, 3] + shape.radii[1, 3] if gap_mm is None else gap_mm
     thumb = pose[0:4].copy()
     index = pose[4:8].copy()  # abd, flex1, flex2, flex3
     pip0, dip0 = index[2], index[3]
@@ -147,30 +152,33 @@ def touch_thumb_to_index(shape: HandShape, pose: np.ndarray, iterations: int = 1
 
 
 def hand_joints(shape: HandShape, pose: np.ndarray) -> np.ndarray:
-    """The 21 joints (21, 3) in the hand frame (mm) for one hand and one pose.
+    """The 21 joints (..., 21, 3) in the hand frame (mm) for one hand and one or more poses.
 
     :param shape: the individual hand
-    :param pose: (NUM_DOFS,) angles in degrees (see :mod:`training.synth.poses`)
+    :param pose: (..., NUM_DOFS) angles in degrees (see :mod:`training.synth.poses`); a batch
+        of poses (the grasp solver tries many at once) gives a batch of joint sets
     """
     pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (NUM_DOFS,):
+    if pose.shape[-1:] != (NUM_DOFS,):
         raise ValueError(f'pose must hold {NUM_DOFS} angles, got shape {pose.shape}')
-    angles = np.radians(pose[:20].reshape(5, 4))
-    cup = np.radians(pose[CUP]) * CUP_SHARE
-    roots = np.einsum('nij,nj->ni', rot_x(cup), shape.roots)
-    roots[0] = shape.roots[0]
+    batch = pose.shape[:-1]
+    angles = np.radians(pose[..., :20]).reshape(batch + (5, 4))
+    cup = np.radians(pose[..., CUP])[..., None] * CUP_SHARE
+    roots = np.einsum('...nij,nj->...ni', rot_x(cup), shape.roots)
+    roots[..., 0, :] = shape.roots[0]
     first = root_frames(pose)
-    bend2 = angles[:, 2]
-    bend3 = angles[:, 2] + angles[:, 3]
-    local = np.stack([np.stack([np.cos(b), np.zeros(5), -np.sin(b)], -1)
-                      for b in (bend2, bend3)], axis=1)  # (5, 2, 3)
-    directions = np.concatenate([first[:, None, :, 0],
-                                 np.einsum('nij,nkj->nki', first, local)], axis=1)
+    bend2 = angles[..., 2]
+    bend3 = angles[..., 2] + angles[..., 3]
+    local = np.stack([np.stack([np.cos(b), np.zeros_like(b), -np.sin(b)], -1)
+                      for b in (bend2, bend3)], axis=-2)  # (..., 5, 2, 3)
+    directions = np.concatenate([first[..., None, :, 0],
+                                 np.einsum('...nij,...nkj->...nki', first, local)], axis=-2)
     steps = directions * shape.lengths[:, :, None]
-    chain = roots[:, None, :] + np.concatenate([np.zeros((5, 1, 3)), np.cumsum(steps, 1)], 1)
-    joints = np.empty((NUM_JOINTS, 3))
-    joints[WRIST] = 0.0
-    joints[CHAINS] = chain
+    chain = roots[..., None, :] + np.concatenate(
+        [np.zeros(batch + (5, 1, 3)), np.cumsum(steps, -2)], -2)
+    joints = np.empty(batch + (NUM_JOINTS, 3))
+    joints[..., WRIST, :] = 0.0
+    joints[..., CHAINS, :] = chain
     return joints
 
 

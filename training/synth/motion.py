@@ -5,7 +5,9 @@ palm-centre position) a random 0.7-1.8 s apart; consecutive keys differ by bound
 every parameter follows a C1 cubic Hermite spline through the keys (tangents from the
 neighbouring keys, Catmull-Rom style, in time), so joints move smoothly at any frame rate. The
 hand's shape and the static clutter stay fixed for the whole stream; the upper arm follows the
-elbow.
+elbow. A stream that draws a grasp (``SynthConfig.grasp_prob``) holds the same object with the
+same closed fingers throughout while the arm moves; wrist wear and webbing follow the wrist and
+fingers of each frame.
 
 Streams draw their randomness from ``SeedSequence([seed, STREAM_TAG, ...])``, separate from the
 single samples of the same seed, and are deterministic for a seed.
@@ -21,8 +23,8 @@ from training.synth.clutter import sample_clutter
 from training.synth.kinematics import touch_thumb_to_index
 from training.synth.placement import Placement, keep_in_front, palm_center, sample_placement
 from training.synth.poses import clip_pose, sample_pose
-from training.synth.scene import (HandState, Scene, SynthConfig, draw_side, mirror_scene,
-                                  pose_hand, render_scene)
+from training.synth.scene import (HandState, Scene, SynthConfig, attach, draw_side,
+                                  mirror_scene, pose_hand, render_scene)
 from training.synth.skeleton import sample_shape
 
 STREAM_TAG = 0x5354524D  # 'STRM': keeps stream seeds apart from single-sample seeds
@@ -135,7 +137,11 @@ class HandTrajectory:
                               float(np.clip(values[25], *limits.wrist_flex_limits_deg)),
                               float(np.clip(values[26], *limits.wrist_dev_limits_deg)),
                               values[27:30].copy())
-        state = HandState(self.shape, clip_pose(values[:21]), placement)
+        pose = clip_pose(values[:21])
+        # A fresh seed each frame: the same grasp and wear draws for the whole stream.
+        attach_seed = np.random.SeedSequence([self.seed, STREAM_TAG]).spawn(5)[4]
+        pose, attached = attach(attach_seed, self.shape, pose, placement, self.config)
+        state = HandState(self.shape, pose, placement, attached)
         joints = pose_hand(state).joints_mm
         return replace(state, placement=keep_in_front(placement, joints,
                                                       limits.min_joint_depth_mm))
@@ -163,7 +169,8 @@ def stream_frames(seed: int, count: int, rate_hz: float, config: SynthConfig = S
     first = pose_hand(trajectory.state_at(0.0))
     clutter = sample_clutter(np.random.default_rng(trajectory.clutter_seed), config.clutter,
                              trajectory.key_joints(), first.elbow_mm)
-    # One side per stream, from a fourth stream child (the trajectory uses the first three);
+    # One side per stream, from a fourth stream child (the trajectory uses the first three, the
+    # attachments the fifth);
     # a left stream is reflected in one fixed plane, so the clutter stays put.
     side_seed = np.random.SeedSequence([seed, STREAM_TAG]).spawn(4)[3]
     left = draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left'

@@ -3,10 +3,13 @@
 ``python -m training.synth.preview --out docs/img/`` writes ``synth_frames.png`` (full frames,
 clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.png`` (the 96x96
 normalised crops the network sees, cut by the codec, with the skeleton projected into them),
-each under a caption strip that says they are renders.
+each under a caption strip that says they are renders. ``--grasp`` writes ``grasp_crops.png``
+(hands holding objects) and ``grasp_wear_crops.png`` (watches, sleeves, webbing, objects in
+front of the hand, sizes 0.75-1.25x) instead.
 """
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -18,13 +21,19 @@ from crossinfonet_ros.layouts import get_layout
 from training.cli import OneLineParser
 from training.datasets.sample import Sample
 from training.out_path import out_problem
+from training.synth.clutter import ClutterConfig
 from training.synth.scene import LAYOUT, SynthConfig, render_crop, render_frame
+from training.synth.skeleton import ShapeConfig
 
 CAPTION_PX = 28  # caption strip above each grid
 FRAMES_CAPTION = ('rendered (synthetic), not camera frames: training/synth seed {}; depth '
                   'near warm, far cool; ground-truth joints')
 CROPS_CAPTION = ('rendered (synthetic): 96x96 network crops, training/synth seed {}, '
                  'every other one with its ground truth')
+GRASP_CAPTION = ('rendered (synthetic): 96x96 crops of hands holding objects, training/synth '
+                 'seed {}, grasp_prob 1, every other one with its ground truth')
+WEAR_CAPTION = ('rendered (synthetic): 96x96 crops, watch or sleeve, finger webbing, object in '
+                'front (p 0.5), size 0.75-1.25x, seed {}')
 FINGER_COLOURS = ((60, 60, 255), (60, 220, 60), (255, 160, 40), (40, 220, 255), (230, 80, 230))
 
 
@@ -158,6 +167,28 @@ def write_previews(out_dir: Path, seed: int, frames: int, crops: int,
     return frames_path, crops_path
 
 
+def write_grasp_previews(out_dir: Path, seed: int, crops: int) -> tuple:
+    """Write ``grasp_crops.png`` and ``grasp_wear_crops.png`` (6 crops per row) into
+    ``out_dir``: the renderer's grasp, wear, occluder and size switches, clutter off.
+
+    :param out_dir: existing directory
+    :param seed: data-set seed of the shown samples
+    :param crops: crops per sheet
+    :returns: the two paths
+    """
+    bare = SynthConfig(clutter=ClutterConfig(enabled=False))
+    sheets = ((out_dir / 'grasp_crops.png', replace(bare, grasp_prob=1.0), GRASP_CAPTION),
+              (out_dir / 'grasp_wear_crops.png',
+               replace(bare, wrist_wear_prob=1.0, occluder_prob=0.5,
+                       shape=ShapeConfig(scale_range=(0.75, 1.25), webbing_prob=1.0)),
+               WEAR_CAPTION))
+    for path, config, caption in sheets:
+        tiles = [crop_tile(render_crop(seed, i, config), 2, skeleton=i % 2 == 0)
+                 for i in range(crops)]
+        cv2.imwrite(str(path), captioned(grid(tiles, 6), caption.format(seed)))
+    return tuple(path for path, _, _ in sheets)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry: parse arguments, write the two PNG grids.
 
@@ -170,6 +201,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=1, help='data-set seed (default 1)')
     parser.add_argument('--frames', type=int, default=12, help='full frames (default 12)')
     parser.add_argument('--crops', type=int, default=48, help='crops (default 48)')
+    parser.add_argument('--grasp', action='store_true',
+                        help='write the grasp / wear / occluder sheets instead (18 crops each)')
     args = parser.parse_args(argv)
     problem = out_problem(args.out, directory=True)
     if problem:
@@ -177,7 +210,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.frames <= 0 or args.crops <= 0 or args.seed < 0:
         parser.error('--frames and --crops must be positive and --seed non-negative')
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in write_previews(args.out, args.seed, args.frames, args.crops):
+    paths = (write_grasp_previews(args.out, args.seed, 18) if args.grasp
+             else write_previews(args.out, args.seed, args.frames, args.crops))
+    for path in paths:
         print(path)
     return 0
 

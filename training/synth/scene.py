@@ -19,7 +19,7 @@ resampling at a few edge pixels; :func:`sampling_camera` explains a sub-pixel de
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -27,15 +27,18 @@ from crossinfonet_ros.camera import D435_640X480, Intrinsics
 from crossinfonet_ros.mirror import REFLECTION, mirror_points
 from training.datasets.sample import Sample
 from training.synth.clutter import Clutter, ClutterConfig, sample_clutter
+from training.synth.grasp import GraspConfig, sample_grasp
 from training.synth.kinematics import (hand_joints, to_camera, touch_thumb_to_index,
                                        wrist_rotation)
+from training.synth.occluder import sample_occluder
 from training.synth.placement import (Placement, PlacementConfig, hand_rotation, keep_in_front,
                                       palm_center, sample_placement)
 from training.synth.poses import PoseConfig, sample_pose
 from training.synth.raster import Primitives, render_depth
 from training.synth.sensor import SensorConfig, apply_sensor
-from training.synth.shape import hand_primitives
+from training.synth.shape import hand_primitives, webbing
 from training.synth.skeleton import HandShape, ShapeConfig, sample_shape
+from training.synth.wear import WearConfig, sample_wear
 
 LAYOUT = 'hands2017'
 # Cube for the HANDS2017 21-joint layout around the (jittered) palm centre. Measured with
@@ -62,6 +65,13 @@ class SynthConfig:
     # Share of left hands (0: right hands only, 1: left only): a left hand is its right hand's
     # scene reflected in the vertical plane through the palm centre (:func:`mirror_scene`).
     left_hand_prob: float = 0.0
+    # Things the hand holds or wears and objects in front of it, each from its own random
+    # stream; at probability 0 (the defaults) nothing is drawn and renders stay byte-identical.
+    grasp_prob: float = 0.0  # share of hands closed around an object (grasp.py)
+    grasp: GraspConfig = field(default_factory=GraspConfig)  # object kinds and sizes
+    occluder_prob: float = 0.0  # share of samples with an object between camera and hand
+    wrist_wear_prob: float = 0.0  # share of hands with a watch or a sleeve (wear.py)
+    wear: WearConfig = field(default_factory=WearConfig)  # watch / sleeve kinds and sizes
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class HandState:
     shape: HandShape  # the individual hand
     pose: np.ndarray  # (NUM_DOFS,) articulation, degrees
     placement: Placement  # where it is
+    # Held object, watch or sleeve, hand frame: they move with the hand.
+    attached: Primitives = field(default_factory=Primitives)
 
 
 @dataclass(frozen=True)
@@ -92,28 +104,79 @@ def pose_hand(state: HandState, local_joints: Optional[np.ndarray] = None) -> Po
     rotation = hand_rotation(state.placement)
     wrist = state.placement.center_mm - rotation @ palm_center(local)
     wrist_turn = wrist_rotation(state.placement.wrist_flex_deg, state.placement.wrist_dev_deg)
-    prims = hand_primitives(local, state.shape, wrist_turn).transformed(rotation, wrist)
+    prims = Primitives.concatenate([hand_primitives(local, state.shape, wrist_turn),
+                                    state.attached]).transformed(rotation, wrist)
     elbow = wrist + state.shape.forearm_length * state.placement.elbow_direction
     return PosedHand(to_camera(local, rotation, wrist), prims, elbow)
 
 
-def sample_hand(rng: np.random.Generator, config: SynthConfig) -> PosedHand:
+def draw_event(seed: np.random.SeedSequence, prob: float, name: str
+               ) -> Optional[np.random.Generator]:
+    """The event's random generator when it happens (probability ``prob``), else None; no
+    generator is made at 0.
+
+    :param seed: the event's own stream
+    :param prob: its probability, in [0, 1]
+    :param name: the config field, for the error message
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f'{name} must be in [0, 1], got {prob}')
+    if prob == 0.0:
+        return None
+    rng = np.random.default_rng(seed)
+    return rng if rng.random() < prob else None
+
+
+def attach(seed: np.random.SeedSequence, shape: HandShape, pose: np.ndarray,
+           placement: Placement, config: SynthConfig) -> Tuple[np.ndarray, Primitives]:
+    """Maybe close the hand around an object, join its fingers with webbing and put a watch
+    or sleeve on it.
+
+    :param seed: the stream of the attachments (spawned into one per kind)
+    :param shape: the hand
+    :param pose: (NUM_DOFS,) its drawn articulation, degrees (a grasp replaces it)
+    :param placement: where it is (the wrist angles place the wear)
+    :param config: the data distribution
+    :returns: the articulation and the attached primitives, hand frame
+    """
+    grasp_seed, wear_seed, web_seed = seed.spawn(3)
+    parts = []
+    rng = draw_event(grasp_seed, config.grasp_prob, 'grasp_prob')
+    grasp = None if rng is None else sample_grasp(rng, shape, config.grasp)
+    if grasp is not None:
+        pose = grasp.pose
+        parts.append(grasp.held.primitives())
+    if draw_event(web_seed, config.shape.webbing_prob, 'shape.webbing_prob') is not None:
+        parts.append(webbing(hand_joints(shape, pose), shape))
+    rng = draw_event(wear_seed, config.wrist_wear_prob, 'wrist_wear_prob')
+    if rng is not None:
+        turn = wrist_rotation(placement.wrist_flex_deg, placement.wrist_dev_deg)
+        parts.append(sample_wear(rng, shape, turn, config.wear))
+    return pose, Primitives.concatenate(parts) if parts else Primitives()
+
+
+def sample_hand(rng: np.random.Generator, config: SynthConfig,
+                attach_seed: Optional[np.random.SeedSequence] = None) -> PosedHand:
     """Draw a hand (shape, pose, placement) kept in front of the sensor's near limit, posed.
 
     :param rng: random generator of the hand
     :param config: the data distribution
+    :param attach_seed: stream of what the hand holds and wears (:func:`attach`); None: nothing
     """
     shape = sample_shape(rng, config.shape)
     pose, touch = sample_pose(rng, config.pose)
     if touch:
         pose = touch_thumb_to_index(shape, pose)
     placement = sample_placement(rng, config.placement, config.intrinsics)
+    attached = Primitives()
+    if attach_seed is not None:
+        pose, attached = attach(attach_seed, shape, pose, placement, config)
     local = hand_joints(shape, pose)
-    hand = pose_hand(HandState(shape, pose, placement), local)
+    hand = pose_hand(HandState(shape, pose, placement, attached), local)
     moved = keep_in_front(placement, hand.joints_mm, config.placement.min_joint_depth_mm)
     if moved is placement:
         return hand
-    return pose_hand(HandState(shape, pose, moved), local)
+    return pose_hand(HandState(shape, pose, moved, attached), local)
 
 
 @dataclass(frozen=True)
@@ -162,12 +225,18 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     """
     if seed < 0 or index < 0:
         raise ValueError(f'seed and index must be non-negative, got seed={seed} index={index}')
-    # The fifth stream (the side) leaves the first four, and so every right hand, unchanged.
-    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed = np.random.SeedSequence(
-        [seed, index]).spawn(5)
-    hand = sample_hand(np.random.default_rng(hand_seed), config)
+    # Later streams (the side, then the attachments and occluder) leave the earlier ones, and
+    # so every hand drawn before they existed, unchanged.
+    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed, extra_seed = (
+        np.random.SeedSequence([seed, index]).spawn(6))
+    attach_seed, occluder_seed = extra_seed.spawn(2)
+    hand = sample_hand(np.random.default_rng(hand_seed), config, attach_seed)
     clutter = sample_clutter(np.random.default_rng(clutter_seed), config.clutter,
                              hand.joints_mm, hand.elbow_mm)
+    rng = draw_event(occluder_seed, config.occluder_prob, 'occluder_prob')
+    if rng is not None:
+        clutter = replace(clutter, static=Primitives.concatenate(
+            [clutter.static, sample_occluder(rng, hand.joints_mm)]))
     jitter = np.random.default_rng(jitter_seed).normal(0.0, config.center_jitter_mm, 3)
     palm = palm_center(hand.joints_mm)
     scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}')

@@ -5,14 +5,15 @@ rounded fingertip); the palm is a rounded slab: one round cone along each metaca
 across the knuckles, a flattened ellipsoid filling the palm and one for the hypothenar; the
 thumb's metacarpal sits in a thenar-eminence ellipsoid; a wrist bar and a tapered forearm of
 two side-by-side cones (elliptic cross-section) extend from the wrist away from the fingers.
-Every joint lies inside the volume, a few mm under its surface.
+Every joint lies inside the volume, a few mm under its surface. Optional webbing
+(:func:`webbing`) fills the skin folds between the fingers' roots and the thumb-index web.
 """
 
 from typing import Tuple
 
 import numpy as np
 
-from training.synth.raster import Primitives
+from training.synth.raster import Primitives, ellipsoids
 from training.synth.skeleton import CHAINS, HandShape
 
 TAG_HAND = 1  # primitives of the hand (palm, fingers, thumb)
@@ -132,3 +133,34 @@ def hand_primitives(joints: np.ndarray, shape: HandShape, wrist_rotation: np.nda
     return Primitives(cones=cones, cone_tags=tags, ellipsoid_centers=centers,
                       ellipsoid_axes=axes, ellipsoid_tags=np.full(len(centers), TAG_HAND,
                                                                   np.uint8))
+
+
+def webbing(joints: np.ndarray, shape: HandShape) -> Primitives:
+    """Flat ellipsoids for the webs between neighbouring fingers and between thumb and index,
+    hand frame: where spread fingers leave a V between separate cones, skin joins them up to
+    about a third of the proximal phalanx (hidden inside the fingers when they are together).
+
+    :param joints: (21, 3) joints, hand frame, mm
+    :param shape: the individual hand
+    """
+    chain = joints[CHAINS]
+    centers, axes = [], []
+    for finger in (1, 2, 3):
+        roots = chain[finger:finger + 2, 0]
+        along = chain[finger:finger + 2, 1] - roots
+        reach = 0.3 * np.linalg.norm(along, axis=1).mean()
+        direction = along.sum(axis=0) / np.linalg.norm(along.sum(axis=0))
+        ends = roots + 0.15 * along
+        across = ends[1] - ends[0]
+        frame = _frame(direction, _cross(direction, across))
+        centers.append(ends.mean(axis=0))
+        axes.append(frame * np.array([reach, 0.5 * np.linalg.norm(across),
+                                      0.55 * shape.radii[finger, 0]]))
+    # The first web: from the thumb's MCP (joint 6) to the index root, on the palm's level.
+    thumb_mcp, index_root = chain[0, 1], chain[1, 0]
+    span = index_root - thumb_mcp
+    frame = _frame(span, np.array([0.0, 0.0, 1.0]))
+    centers.append(thumb_mcp + 0.5 * span - 0.2 * np.linalg.norm(span) * frame[:, 1])
+    axes.append(frame * np.array([0.5 * np.linalg.norm(span), 0.25 * np.linalg.norm(span),
+                                  0.5 * shape.palm_half_thickness]))
+    return ellipsoids(np.stack(centers), np.stack(axes), TAG_HAND)

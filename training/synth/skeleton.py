@@ -76,6 +76,9 @@ class ShapeConfig:
     bone_clip: float = 0.10  # max relative deviation of one bone from the scaled reference
     width_range: Tuple[float, float] = (0.9, 1.12)  # radius factor on top of the scale
     palm_width_sigma: float = 0.04  # relative noise of the MCP spread across the palm
+    # Share of hands with webbing between the fingers (shape.webbing), drawn from the scene's
+    # attachment stream: 0 (the default) leaves every earlier sample as it was.
+    webbing_prob: float = 0.0
 
 
 @dataclass(frozen=True)
