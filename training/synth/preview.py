@@ -3,7 +3,8 @@
 ``python -m training.synth.preview --out docs/img/`` writes ``synth_frames.png`` (full frames,
 clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.png`` (the 96x96
 normalised crops the network sees, cut by the codec, with the skeleton projected into them),
-each under a caption strip that says they are renders.
+each under a caption strip that says they are renders. ``--viewpoint NAME`` writes
+``viewpoint_NAME.png`` instead: full frames of that viewpoint (:mod:`training.synth.viewpoints`).
 """
 
 import sys
@@ -19,10 +20,13 @@ from training.cli import OneLineParser
 from training.datasets.sample import Sample
 from training.out_path import out_problem
 from training.synth.scene import LAYOUT, SynthConfig, render_crop, render_frame
+from training.synth.viewpoints import VIEWPOINTS
 
 CAPTION_PX = 28  # caption strip above each grid
 FRAMES_CAPTION = ('rendered (synthetic), not camera frames: training/synth seed {}; depth '
                   'near warm, far cool; ground-truth joints')
+VIEWPOINT_CAPTION = ('rendered (synthetic): viewpoint {}, training/synth seed {}; depth near '
+                     'warm, far cool; ground-truth joints')
 CROPS_CAPTION = ('rendered (synthetic): 96x96 network crops, training/synth seed {}, '
                  'every other one with its ground truth')
 FINGER_COLOURS = ((60, 60, 255), (60, 220, 60), (255, 160, 40), (40, 220, 255), (230, 80, 230))
@@ -156,6 +160,23 @@ def write_previews(out_dir: Path, seed: int, frames: int, crops: int,
     return frames_path, crops_path
 
 
+def write_viewpoint_preview(out_dir: Path, viewpoint: str, seed: int, frames: int) -> Path:
+    """Write ``viewpoint_<viewpoint>.png``: full frames of one viewpoint, 4 per row.
+
+    :param out_dir: existing directory
+    :param viewpoint: one of :data:`training.synth.viewpoints.VIEWPOINTS`
+    :param seed: data-set seed of the shown samples
+    :param frames: number of full frames
+    :returns: the path written
+    """
+    config = SynthConfig(viewpoint=viewpoint)
+    tiles = [frame_tile(render_frame(seed, i, config), 224) for i in range(frames)]
+    path = out_dir / f'viewpoint_{viewpoint}.png'
+    cv2.imwrite(str(path), captioned(grid(tiles, 4), VIEWPOINT_CAPTION.format(viewpoint, seed)),
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return path
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry: parse arguments, write the two PNG grids.
 
@@ -168,6 +189,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=1, help='data-set seed (default 1)')
     parser.add_argument('--frames', type=int, default=12, help='full frames (default 12)')
     parser.add_argument('--crops', type=int, default=48, help='crops (default 48)')
+    parser.add_argument('--viewpoint', choices=VIEWPOINTS,
+                        help='write viewpoint_NAME.png (--frames full frames) instead')
     args = parser.parse_args(argv)
     problem = out_problem(args.out, directory=True)
     if problem:
@@ -175,6 +198,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.frames <= 0 or args.crops <= 0 or args.seed < 0:
         parser.error('--frames and --crops must be positive and --seed non-negative')
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.viewpoint:
+        print(write_viewpoint_preview(args.out, args.viewpoint, args.seed, args.frames))
+        return 0
     for path in write_previews(args.out, args.seed, args.frames, args.crops):
         print(path)
     return 0

@@ -19,7 +19,7 @@ resampling at a few edge pixels; :func:`sampling_camera` explains a sub-pixel de
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -30,12 +30,13 @@ from training.synth.clutter import Clutter, ClutterConfig, sample_clutter
 from training.synth.kinematics import (hand_joints, to_camera, touch_thumb_to_index,
                                        wrist_rotation)
 from training.synth.placement import (Placement, PlacementConfig, hand_rotation, keep_in_front,
-                                      palm_center, sample_placement)
+                                      palm_center)
 from training.synth.poses import PoseConfig, sample_pose
 from training.synth.raster import Primitives, render_depth
 from training.synth.sensor import SensorConfig, apply_sensor
 from training.synth.shape import hand_primitives
 from training.synth.skeleton import HandShape, ShapeConfig, sample_shape
+from training.synth.viewpoints import VIEW_CLUTTER, draw_viewpoint, sample_view_placement
 
 LAYOUT = 'hands2017'
 # Cube for the HANDS2017 21-joint layout around the (jittered) palm centre. Measured with
@@ -62,6 +63,10 @@ class SynthConfig:
     # Share of left hands (0: right hands only, 1: left only): a left hand is its right hand's
     # scene reflected in the vertical plane through the palm centre (:func:`mirror_scene`).
     left_hand_prob: float = 0.0
+    # Camera viewpoint (training.synth.viewpoints.VIEWPOINTS), or, when viewpoint_mix holds
+    # (name, share) pairs, a per-frame draw with those shares.
+    viewpoint: str = 'third_person'
+    viewpoint_mix: Tuple[Tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,17 +102,19 @@ def pose_hand(state: HandState, local_joints: Optional[np.ndarray] = None) -> Po
     return PosedHand(to_camera(local, rotation, wrist), prims, elbow)
 
 
-def sample_hand(rng: np.random.Generator, config: SynthConfig) -> PosedHand:
+def sample_hand(rng: np.random.Generator, config: SynthConfig,
+                viewpoint: str = 'third_person') -> PosedHand:
     """Draw a hand (shape, pose, placement) kept in front of the sensor's near limit, posed.
 
     :param rng: random generator of the hand
     :param config: the data distribution
+    :param viewpoint: where the camera is (:mod:`training.synth.viewpoints`)
     """
     shape = sample_shape(rng, config.shape)
     pose, touch = sample_pose(rng, config.pose)
     if touch:
         pose = touch_thumb_to_index(shape, pose)
-    placement = sample_placement(rng, config.placement, config.intrinsics)
+    placement = sample_view_placement(rng, viewpoint, config.placement, config.intrinsics)
     local = hand_joints(shape, pose)
     hand = pose_hand(HandState(shape, pose, placement), local)
     moved = keep_in_front(placement, hand.joints_mm, config.placement.min_joint_depth_mm)
@@ -126,6 +133,7 @@ class Scene:
     sensor_seed: np.random.SeedSequence  # random stream of the sensor effects
     name: str  # 'synth/<seed>/<index>'
     side: str = 'right'  # 'right' or 'left' hand (joint names are the same for both)
+    viewpoint: str = 'third_person'  # training.synth.viewpoints.VIEWPOINTS
 
 
 def mirror_scene(scene: Scene, plane_x_mm: float) -> Scene:
@@ -162,15 +170,19 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     """
     if seed < 0 or index < 0:
         raise ValueError(f'seed and index must be non-negative, got seed={seed} index={index}')
-    # The fifth stream (the side) leaves the first four, and so every right hand, unchanged.
-    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed = np.random.SeedSequence(
-        [seed, index]).spawn(5)
-    hand = sample_hand(np.random.default_rng(hand_seed), config)
-    clutter = sample_clutter(np.random.default_rng(clutter_seed), config.clutter,
+    # Later streams (the side, the viewpoint) leave the earlier ones, and so every right
+    # third-person hand, unchanged.
+    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed, view_seed = \
+        np.random.SeedSequence([seed, index]).spawn(6)
+    viewpoint = draw_viewpoint(view_seed, config.viewpoint, config.viewpoint_mix)
+    hand = sample_hand(np.random.default_rng(hand_seed), config, viewpoint)
+    clutter = sample_clutter(np.random.default_rng(clutter_seed),
+                             replace(config.clutter, **VIEW_CLUTTER[viewpoint]),
                              hand.joints_mm, hand.elbow_mm)
     jitter = np.random.default_rng(jitter_seed).normal(0.0, config.center_jitter_mm, 3)
     palm = palm_center(hand.joints_mm)
-    scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}')
+    scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}',
+                  viewpoint=viewpoint)
     if draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left':
         return mirror_scene(scene, palm[0])  # the left hand where its right hand was
     return scene
