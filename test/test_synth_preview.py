@@ -42,3 +42,14 @@ def test_grasp_sheets_are_captioned_renders(tmp_path):
         (text_width, _), _ = cv2.getTextSize(caption.format(12345), cv2.FONT_HERSHEY_SIMPLEX,
                                              0.55, 1)
         assert text_width + 6 <= image.shape[1]
+
+
+def test_viewpoint_preview_is_a_captioned_grid_of_that_viewpoint(tmp_path):
+    path = preview.write_viewpoint_preview(tmp_path, 'overhead', seed=3, frames=2)
+    image = cv2.imread(str(path))
+    assert path.name == 'viewpoint_overhead.png'
+    assert image.shape == (preview.CAPTION_PX + 168, 4 * 224 + 3 * 4, 3)
+    assert np.all(image[preview.CAPTION_PX:, 2 * 228:] == 255)  # two tiles, then white
+    (text_width, _), _ = cv2.getTextSize(preview.VIEWPOINT_CAPTION.format('third_person', 12345),
+                                         cv2.FONT_HERSHEY_SIMPLEX, 0.55, 1)
+    assert text_width + 6 <= image.shape[1]

@@ -13,11 +13,15 @@ Two protocols for the crop centre:
   without tracking since the frames are independent). Frames where no hand is found count as
   failures and are left out of the mean.
 
-Hands (synthetic): ``--hand right`` (default), ``left`` (every scene's mirror image, a left
-hand: :func:`training.synth.scene.mirror_scene`) or ``both`` (each scene as a right and as a
-left hand, paired). ``--handedness`` is the pipeline's (``right`` by default, the network's own
-side; ``left`` mirrors every crop; ``auto`` decides each frame's side); the summary then holds
-the error per side and, for ``auto``, the share of frames whose side was decided right.
+Scenes (synthetic): ``--scene NAME``, a row of :data:`training.synth.scenes.SCENES` (viewpoint,
+share of left hands, ...; default ``third_person``, the renderer's defaults).
+
+Hands (synthetic): the scene's (right hands but for ``left`` and ``mixed``), or ``--hand right``,
+``left`` (every scene's mirror image, a left hand: :func:`training.synth.scene.mirror_scene`)
+or ``both`` (each scene as a right and as a left hand, paired). ``--handedness`` is the
+pipeline's (``right`` by default, the network's own side; ``left`` mirrors every crop; ``auto``
+decides each frame's side); the summary then holds the error per side and, for ``auto``, the
+share of frames whose side was decided right.
 
 Real frames without labels (``--dataset frames --root DIR --depth-scale S --intrinsics
 fx,fy,cx,cy``): where the node's joints land on the observed depth, and a contact sheet
@@ -47,6 +51,7 @@ from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
 from training.out_path import out_problem
+from training.synth.scenes import SCENES
 
 DATASETS = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
 HANDS = ('right', 'left', 'both')
@@ -74,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     add('--center', choices=('given', 'detect'), default='given',
         help="'given' (default): renderer / dataset centre; 'detect': the node's detector and "
              're-centring (HandPosePipeline)')
-    add('--hand', choices=HANDS, default='right',
-        help='synthetic: render right hands (default), left hands, or both (each scene twice)')
+    add('--scene', choices=tuple(SCENES), default='third_person',
+        help='synthetic: the scene (training/synth/scenes.py; default third_person)')
+    add('--hand', choices=HANDS,
+        help="synthetic: right hands, left hands, or both (each frame twice); default: the "
+             "scene's (right hands but for 'left' and 'mixed')")
     add('--handedness', choices=HANDEDNESS_MODES, default='right',
         help="the pipeline's handedness: 'right' (default), 'left' or 'auto'")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
@@ -90,9 +98,11 @@ def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sa
     if args.dataset == 'synthetic':
         from dataclasses import replace
         from training.synth import convert_joints, render_frame
+        from training.synth.scenes import scene_config
         from training.synth_dataset import synth_config
-        config = synth_config(cube_mm)
-        probs = {'right': (0.0,), 'left': (1.0,), 'both': (0.0, 1.0)}[args.hand]
+        config = scene_config(args.scene, synth_config(cube_mm))
+        probs = {None: (config.left_hand_prob,), 'right': (0.0,), 'left': (1.0,),
+                 'both': (0.0, 1.0)}[args.hand]
         for index in range(args.num):
             for prob in probs:
                 sample = render_frame(args.seed, index, replace(config, left_hand_prob=prob))
@@ -148,7 +158,7 @@ def run(args: argparse.Namespace) -> dict:
                                          'given (renderer / dataset centre)'),
                    backend=estimator.backend)
     if args.dataset == 'synthetic':
-        summary['seed'] = args.seed
+        summary.update(seed=args.seed, scene=args.scene)
     else:
         summary.update(root=str(args.root), split=args.split)
     if args.json:
@@ -168,7 +178,7 @@ def plot_title(summary: dict) -> str:
     """
     weights = Path(summary['weights']).name
     if summary['dataset'] == 'synthetic':
-        data = f'synthetic seed {summary["seed"]}'
+        data = f'synthetic seed {summary["seed"]} {summary.get("scene", "third_person")}'
     else:
         data = f'{summary["dataset"]} {summary["split"]}'
     protocol = summary['center'].split(' ')[0]

@@ -9,7 +9,7 @@ Validation uses a different seed and fixed indices, so it is never seen in train
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -70,9 +70,17 @@ def validation_seed(seed: int) -> int:
     return int(seed) + VALIDATION_SEED_OFFSET
 
 
-def synth_config(cube_mm: float) -> SynthConfig:
-    """The renderer's default distribution (noise and clutter on) with cube side ``cube_mm``."""
-    return SynthConfig(cube_mm=float(cube_mm))
+def synth_config(cube_mm: float, left_hand_prob: float = 0.0, viewpoint: str = 'third_person',
+                 viewpoint_mix: Sequence[Tuple[str, float]] = (), grasp_prob: float = 0.0,
+                 occluder_prob: float = 0.0) -> SynthConfig:
+    """The renderer's default distribution (noise and clutter on) with cube side ``cube_mm``,
+    a share of left hands, a viewpoint or viewpoint mixture (:mod:`training.synth.viewpoints`)
+    and shares of hands holding an object and of objects in front of the hand.
+    """
+    return SynthConfig(cube_mm=float(cube_mm), left_hand_prob=float(left_hand_prob),
+                       viewpoint=viewpoint,
+                       viewpoint_mix=tuple((name, float(share)) for name, share in viewpoint_mix),
+                       grasp_prob=float(grasp_prob), occluder_prob=float(occluder_prob))
 
 
 class DataError(ValueError):
@@ -118,7 +126,8 @@ def build_data(args: Any) -> TrainData:
     """
     augment = AugmentConfig(modes=tuple(args.augment))
     if args.dataset == 'synthetic':
-        config = synth_config(args.cube)
+        config = synth_config(args.cube, args.left_hand_prob, args.viewpoint, args.viewpoint_mix,
+                              args.grasp_prob, args.occluder_prob)
         train = SyntheticSamples(args.seed, args.train_size, config, args.layout,
                                  fresh_per_epoch=not args.fixed_pool)
         val = SyntheticSamples(validation_seed(args.seed), args.val_size, config, args.layout,

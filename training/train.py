@@ -301,7 +301,11 @@ def training_record(args: argparse.Namespace, epoch: int, val_error: float) -> d
             'train_size_per_epoch': args.train_size, 'seed': args.seed,
             'dropout': args.dropout, 'augment': list(args.augment), 'ema': args.ema,
             'val_error_mm': val_error, 'val_split': 'synthetic held-out seed'
-            if args.dataset == 'synthetic' else 'held-out part of the training split'}
+            if args.dataset == 'synthetic' else 'held-out part of the training split',
+            **({'left_hand_prob': args.left_hand_prob, 'viewpoint': args.viewpoint,
+                'viewpoint_mix': [list(pair) for pair in args.viewpoint_mix],
+                'grasp_prob': args.grasp_prob, 'occluder_prob': args.occluder_prob}
+               if args.dataset == 'synthetic' else {})}
 
 
 def append_metrics_row(path: Path, row: dict) -> None:

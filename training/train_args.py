@@ -16,6 +16,7 @@ import torch
 from crossinfonet_ros.layouts import LAYOUTS
 from training import checkpoint as ckpt
 from training.augment import AUGMENT_MODES, AugmentConfig
+from training.synth.viewpoints import VIEWPOINTS, check_viewpoints, parse_viewpoint_mix
 
 DESCRIPTION = 'Train CrossInfoNet (see training/train.py for the schedule, resume and DDP).'
 
@@ -26,9 +27,12 @@ VARIANT_CONFIGS = {'cross_hm': ('cross', True), 'cross': ('cross', False),
 # Options that a resumed run may change; every other option comes from the checkpoint.
 # --lr-decay is among them so a long synthetic run can switch to a per-sample-equivalent decay.
 # --dropout and --augment too, for a last phase fitted closer to the data the model will see;
-# --ema switches the weight average on or off.
+# --ema switches the weight average on or off; the synthetic scene options let a fine-tune move
+# to other viewpoints, left hands, grasps and occluders.
 RUN_CONTROL = ('epochs', 'workers', 'device', 'threads', 'checkpoint_minutes', 'progress',
-               'lr_decay', 'precision', 'lr', 'batch_size', 'dropout', 'augment', 'ema')
+               'lr_decay', 'precision', 'lr', 'batch_size', 'dropout', 'augment', 'ema',
+               'left_hand_prob', 'viewpoint', 'viewpoint_mix', 'grasp_prob', 'occluder_prob')
+SCENE_SHARES = ('left_hand_prob', 'grasp_prob', 'occluder_prob')  # synthetic, each in [0, 1]
 # Limits of one invocation: taken as given (None = no limit), never from the checkpoint.
 PER_INVOCATION = ('max_steps', 'time_budget')
 # Arguments that --resume never changes: the run's saved value is kept; giving another is an error.
@@ -61,6 +65,13 @@ def _augment_modes(text: str) -> tuple:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return modes
+
+
+def _viewpoint_mix(text: str) -> tuple:
+    try:
+        return parse_viewpoint_mix(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f'synthetic: renders per epoch (default {DEFAULT_TRAIN_SIZE})')
     add('--val-size', type=int, help='validation samples (synthetic default 256)')
     add('--fixed-pool', action='store_true', help='synthetic: same renders every epoch')
+    add('--left-hand-prob', type=float,
+        help='synthetic: share of left hands, 0..1 (default 0; on --resume: changes it)')
+    add('--viewpoint', choices=VIEWPOINTS,
+        help='synthetic: camera viewpoint (default third_person; on --resume: changes it)')
+    add('--viewpoint-mix', type=_viewpoint_mix, metavar='NAME=SHARE,...',
+        help='synthetic: draw each render\'s viewpoint with these shares, e.g.'
+             ' third_person=0.5,egocentric=0.3,overhead=0.2 (overrides --viewpoint; on'
+             ' --resume: changes it)')
+    add('--grasp-prob', type=float,
+        help='synthetic: share of hands holding an object, 0..1 (default 0; on --resume: '
+             'changes it)')
+    add('--occluder-prob', type=float,
+        help='synthetic: share of renders with an object in front of the hand, 0..1 (default '
+             '0; on --resume: changes it)')
     add('--max-steps', type=int, help='stop after this many optimiser steps in total')
     add('--time-budget', type=float, help='stop after this many seconds of this invocation')
     add('--checkpoint-minutes', type=float, help='also checkpoint mid-epoch this often')
@@ -178,6 +203,11 @@ def _fill_defaults(args: argparse.Namespace) -> None:
     args.threads = args.threads or min(2, os.cpu_count() or 1)
     args.progress = args.progress or 'bar'
     args.precision = getattr(args, 'precision', None) or 'auto'  # absent in older checkpoints
+    for share in SCENE_SHARES:  # the scene options: absent in older runs
+        value = getattr(args, share, None)
+        setattr(args, share, 0.0 if value is None else value)
+    args.viewpoint = getattr(args, 'viewpoint', None) or 'third_person'
+    args.viewpoint_mix = tuple(tuple(pair) for pair in getattr(args, 'viewpoint_mix', None) or ())
     if args.dataset == 'synthetic':
         args.cube = 250.0 if args.cube is None else args.cube  # renderer default (synth/scene)
         args.layout = args.layout or 'hands2017'
@@ -215,6 +245,19 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError('--device cuda: no CUDA device is available')
     cuda = args.device != 'cpu' and torch.cuda.is_available()
     autocast_dtype(args.precision, torch.device('cuda' if cuda else 'cpu'))  # raises if unusable
+    for share in SCENE_SHARES:
+        if not 0.0 <= getattr(args, share) <= 1.0:
+            raise UsageError(f'--{share.replace("_", "-")} must be in [0, 1], got '
+                             f'{getattr(args, share)}')
+    try:
+        check_viewpoints(args.viewpoint, args.viewpoint_mix)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.dataset != 'synthetic' and (any(getattr(args, share) for share in SCENE_SHARES)
+                                        or args.viewpoint_mix
+                                        or args.viewpoint != 'third_person'):
+        raise UsageError('--left-hand-prob, --grasp-prob, --occluder-prob, --viewpoint and'
+                         ' --viewpoint-mix apply to --dataset synthetic only')
     if args.dataset == 'synthetic':
         if args.train_size < args.batch_size:
             raise UsageError(f'--train-size {args.train_size} is smaller than --batch-size'

@@ -9,6 +9,7 @@ demo plays them into the node. Modules, from the hand outwards:
 * :mod:`~training.synth.kinematics`: forward kinematics to the 21 joints (thumb CMC included);
 * :mod:`~training.synth.shape`: the hand, thenar, palm and forearm volume as primitives;
 * :mod:`~training.synth.placement`: forearm direction, roll, wrist angles, position;
+* :mod:`~training.synth.viewpoints`: third-person, egocentric and overhead cameras, mixtures;
 * :mod:`~training.synth.raster`: ray casting of primitives into depth (z-buffer);
 * :mod:`~training.synth.sensor`: stereo-camera noise, shadows, dropouts, quantisation;
 * :mod:`~training.synth.clutter`: arm, body, table, objects, wall;
@@ -18,6 +19,7 @@ demo plays them into the node. Modules, from the hand outwards:
 * :mod:`~training.synth.scene`: samples (:func:`render_crop` for training, :func:`render_frame`
   for full frames), one independent random stream per ``(seed, index)``;
 * :mod:`~training.synth.motion`: smooth trajectories for streams (:func:`stream_frames`);
+* :mod:`~training.synth.scenes`: the named scenes of ``training.evaluate --scene``;
 * :mod:`~training.synth.joint_maps`: the joints in the NYU / ICVL / MSRA layouts;
 * :mod:`~training.synth.writers`, ``python -m training.synth``: HANDS2017 folders and rosbag2;
 * ``python -m training.synth.preview``: PNG grids for the docs (docs/training.md).

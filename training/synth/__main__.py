@@ -4,6 +4,7 @@ Examples::
 
     python -m training.synth --out data/synth --num 10000 --seed 1 --format hands2017
     python -m training.synth --out out/demo_bag --num 300 --format rosbag2 --stream --rate 30
+    python -m training.synth --out data/ego --num 1000 --viewpoint egocentric
 
 Cameras: ``--format hands2017`` defaults to the HANDS2017 camera (475.065948, 475.065857,
 315.944855, 245.287079 at 640x480, spec 5.1) so synthetic and real frames share intrinsics;
@@ -29,6 +30,7 @@ from training.synth.motion import stream_frames
 from training.synth.scene import SynthConfig, render_frame
 from training.synth.sensor import SensorConfig
 from training.synth.skeleton import ShapeConfig
+from training.synth.viewpoints import VIEWPOINTS, parse_viewpoint_mix
 from training.synth.writers import write_hands2017, write_rosbag2
 
 DEFAULT_CAMERAS = {'hands2017': HANDS2017_INTRINSICS, 'rosbag2': D435_640X480}
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                         default=ShapeConfig.width_range,
                         help='finger and palm thickness factor range on top of the size '
                              '(default %(default)s)')
+    parser.add_argument('--viewpoint', choices=VIEWPOINTS, default='third_person',
+                        help='camera viewpoint (training/synth/viewpoints.py; default '
+                             'third_person)')
+    parser.add_argument('--viewpoint-mix', metavar='NAME=SHARE,...',
+                        help='draw each frame\'s viewpoint with these shares, e.g. '
+                             'third_person=0.5,egocentric=0.3,overhead=0.2 (overrides '
+                             '--viewpoint)')
     parser.add_argument('--stream', action='store_true',
                         help='one smoothly moving hand instead of independent frames')
     parser.add_argument('--rate', type=float, default=30.0,
@@ -124,6 +133,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
         lo, hi = getattr(args, flag.replace('-', '_'))
         if not low <= lo <= hi <= high:
             parser.error(f'--{flag} needs {low} <= MIN <= MAX <= {high}, got {lo} {hi}')
+    try:
+        mix = parse_viewpoint_mix(args.viewpoint_mix) if args.viewpoint_mix else ()
+    except ValueError as error:
+        parser.error(f'--viewpoint-mix: {error}')
+    if args.stream and (mix or args.viewpoint != 'third_person'):
+        parser.error('--stream renders third-person motion only; leave out --viewpoint and '
+                     '--viewpoint-mix')
     if args.workers <= 0:
         parser.error(f'--workers must be positive, got {args.workers}')
     _check_out(parser, args.out)
@@ -139,7 +155,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
     config = SynthConfig(intrinsics=camera,
                          clutter=ClutterConfig(enabled=args.clutter),
                          sensor=SensorConfig(enabled=args.noise),
-                         left_hand_prob=args.left_hand_prob,
+                         left_hand_prob=args.left_hand_prob, viewpoint=args.viewpoint,
+                         viewpoint_mix=mix,
                          shape=ShapeConfig(scale_range=tuple(args.hand_scale),
                                            width_range=tuple(args.finger_width),
                                            webbing_prob=args.webbing_prob),

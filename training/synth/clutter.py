@@ -32,6 +32,12 @@ class ClutterConfig:
     object_distance_mm: Tuple[float, float] = (20.0, 160.0)  # gap between object and hand, mm
     wall_prob: float = 0.6  # a back wall
     wall_distance_mm: Tuple[float, float] = (900.0, 3500.0)  # wall distance along the optical axis
+    # Direction elbow -> shoulder before normalising: two uniform ranges and a constant, along
+    # the camera's x, y, z ('camera') or sideways, towards the camera, along the forearm
+    # ('forearm': the arm goes on past the elbow, as over a table).
+    shoulder_frame: str = 'camera'
+    shoulder_ranges: Tuple[Tuple[float, float], Tuple[float, float], float] = (
+        (-0.6, 0.6), (-0.2, 0.8), 1.0)
 
 
 def _random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -63,10 +69,21 @@ class Clutter:
         return Primitives.concatenate([self.static, arm])
 
 
-def _shoulder(rng: np.random.Generator, elbow: np.ndarray) -> np.ndarray:
-    """A shoulder about one upper-arm length from the elbow, away from the camera."""
-    toward = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.8), 1.0])
-    return elbow + rng.uniform(260.0, 320.0) * toward / np.linalg.norm(toward)
+def _shoulder(rng: np.random.Generator, config: ClutterConfig, elbow: np.ndarray,
+              wrist: np.ndarray) -> np.ndarray:
+    """A shoulder about one upper-arm length from the elbow (third person: away from the
+    camera)."""
+    first, second, third = config.shoulder_ranges
+    weights = np.array([rng.uniform(*first), rng.uniform(*second), third])
+    if config.shoulder_frame == 'forearm':
+        along = (elbow - wrist) / max(float(np.linalg.norm(elbow - wrist)), 1e-9)
+        sideways = np.cross(along, [0.0, 0.0, 1.0])
+        sideways /= max(float(np.linalg.norm(sideways)), 1e-9)
+        weights = weights @ np.stack([sideways, [0.0, 0.0, -1.0], along])
+    elif config.shoulder_frame != 'camera':
+        raise ValueError(f"shoulder_frame must be 'camera' or 'forearm', got "
+                         f'{config.shoulder_frame!r}')
+    return elbow + rng.uniform(260.0, 320.0) * weights / np.linalg.norm(weights)
 
 
 def _body(rng: np.random.Generator, shoulder: np.ndarray) -> Primitives:
@@ -144,7 +161,7 @@ def sample_clutter(rng: np.random.Generator, config: ClutterConfig, joints_mm: n
     parts = []
     shoulder = None
     if draws[0] < config.arm_prob and elbow_mm[2] > 100.0:
-        shoulder = _shoulder(rng, elbow_mm)
+        shoulder = _shoulder(rng, config, elbow_mm, joints[0])
         if draws[4] < config.body_prob and elbow_mm[2] > joints[:, 2].mean():
             parts.append(_body(rng, shoulder))
     if draws[1] < config.table_prob:

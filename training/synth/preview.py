@@ -5,7 +5,8 @@ clutter on, depth colour-mapped, joints and skeleton drawn) and ``synth_crops.pn
 normalised crops the network sees, cut by the codec, with the skeleton projected into them),
 each under a caption strip that says they are renders. ``--grasp`` writes ``grasp_crops.png``
 (hands holding objects) and ``grasp_wear_crops.png`` (watches, sleeves, webbing, objects in
-front of the hand, sizes 0.75-1.25x) instead.
+front of the hand, sizes 0.75-1.25x) instead; ``--viewpoint NAME`` writes ``viewpoint_NAME.png``:
+full frames of that viewpoint (:mod:`training.synth.viewpoints`).
 """
 
 import sys
@@ -24,10 +25,13 @@ from training.out_path import out_problem
 from training.synth.clutter import ClutterConfig
 from training.synth.scene import LAYOUT, SynthConfig, render_crop, render_frame
 from training.synth.skeleton import ShapeConfig
+from training.synth.viewpoints import VIEWPOINTS
 
 CAPTION_PX = 28  # caption strip above each grid
 FRAMES_CAPTION = ('rendered (synthetic), not camera frames: training/synth seed {}; depth '
                   'near warm, far cool; ground-truth joints')
+VIEWPOINT_CAPTION = ('rendered (synthetic): viewpoint {}, training/synth seed {}; depth near '
+                     'warm, far cool; ground-truth joints')
 CROPS_CAPTION = ('rendered (synthetic): 96x96 network crops, training/synth seed {}, '
                  'every other one with its ground truth')
 GRASP_CAPTION = ('rendered (synthetic): 96x96 crops of hands holding objects, training/synth '
@@ -189,6 +193,23 @@ def write_grasp_previews(out_dir: Path, seed: int, crops: int) -> tuple:
     return tuple(path for path, _, _ in sheets)
 
 
+def write_viewpoint_preview(out_dir: Path, viewpoint: str, seed: int, frames: int) -> Path:
+    """Write ``viewpoint_<viewpoint>.png``: full frames of one viewpoint, 4 per row.
+
+    :param out_dir: existing directory
+    :param viewpoint: one of :data:`training.synth.viewpoints.VIEWPOINTS`
+    :param seed: data-set seed of the shown samples
+    :param frames: number of full frames
+    :returns: the path written
+    """
+    config = SynthConfig(viewpoint=viewpoint)
+    tiles = [frame_tile(render_frame(seed, i, config), 224) for i in range(frames)]
+    path = out_dir / f'viewpoint_{viewpoint}.png'
+    cv2.imwrite(str(path), captioned(grid(tiles, 4), VIEWPOINT_CAPTION.format(viewpoint, seed)),
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return path
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry: parse arguments, write the two PNG grids.
 
@@ -203,6 +224,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--crops', type=int, default=48, help='crops (default 48)')
     parser.add_argument('--grasp', action='store_true',
                         help='write the grasp / wear / occluder sheets instead (18 crops each)')
+    parser.add_argument('--viewpoint', choices=VIEWPOINTS,
+                        help='write viewpoint_NAME.png (--frames full frames) instead')
     args = parser.parse_args(argv)
     problem = out_problem(args.out, directory=True)
     if problem:
@@ -210,6 +233,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.frames <= 0 or args.crops <= 0 or args.seed < 0:
         parser.error('--frames and --crops must be positive and --seed non-negative')
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.viewpoint:
+        print(write_viewpoint_preview(args.out, args.viewpoint, args.seed, args.frames))
+        return 0
     paths = (write_grasp_previews(args.out, args.seed, 18) if args.grasp
              else write_previews(args.out, args.seed, args.frames, args.crops))
     for path in paths:

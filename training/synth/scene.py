@@ -32,12 +32,13 @@ from training.synth.kinematics import (hand_joints, to_camera, touch_thumb_to_in
                                        wrist_rotation)
 from training.synth.occluder import sample_occluder
 from training.synth.placement import (Placement, PlacementConfig, hand_rotation, keep_in_front,
-                                      palm_center, sample_placement)
+                                      palm_center)
 from training.synth.poses import PoseConfig, sample_pose
 from training.synth.raster import Primitives, render_depth
 from training.synth.sensor import SensorConfig, apply_sensor
 from training.synth.shape import hand_primitives, webbing
 from training.synth.skeleton import HandShape, ShapeConfig, sample_shape
+from training.synth.viewpoints import VIEW_CLUTTER, draw_viewpoint, sample_view_placement
 from training.synth.wear import WearConfig, sample_wear
 
 LAYOUT = 'hands2017'
@@ -72,6 +73,10 @@ class SynthConfig:
     occluder_prob: float = 0.0  # share of samples with an object between camera and hand
     wrist_wear_prob: float = 0.0  # share of hands with a watch or a sleeve (wear.py)
     wear: WearConfig = field(default_factory=WearConfig)  # watch / sleeve kinds and sizes
+    # Camera viewpoint (training.synth.viewpoints.VIEWPOINTS), or, when viewpoint_mix holds
+    # (name, share) pairs, a per-frame draw with those shares.
+    viewpoint: str = 'third_person'
+    viewpoint_mix: Tuple[Tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,18 +161,20 @@ def attach(seed: np.random.SeedSequence, shape: HandShape, pose: np.ndarray,
 
 
 def sample_hand(rng: np.random.Generator, config: SynthConfig,
-                attach_seed: Optional[np.random.SeedSequence] = None) -> PosedHand:
+                attach_seed: Optional[np.random.SeedSequence] = None,
+                viewpoint: str = 'third_person') -> PosedHand:
     """Draw a hand (shape, pose, placement) kept in front of the sensor's near limit, posed.
 
     :param rng: random generator of the hand
     :param config: the data distribution
     :param attach_seed: stream of what the hand holds and wears (:func:`attach`); None: nothing
+    :param viewpoint: where the camera is (:mod:`training.synth.viewpoints`)
     """
     shape = sample_shape(rng, config.shape)
     pose, touch = sample_pose(rng, config.pose)
     if touch:
         pose = touch_thumb_to_index(shape, pose)
-    placement = sample_placement(rng, config.placement, config.intrinsics)
+    placement = sample_view_placement(rng, viewpoint, config.placement, config.intrinsics)
     attached = Primitives()
     if attach_seed is not None:
         pose, attached = attach(attach_seed, shape, pose, placement, config)
@@ -189,6 +196,7 @@ class Scene:
     sensor_seed: np.random.SeedSequence  # random stream of the sensor effects
     name: str  # 'synth/<seed>/<index>'
     side: str = 'right'  # 'right' or 'left' hand (joint names are the same for both)
+    viewpoint: str = 'third_person'  # training.synth.viewpoints.VIEWPOINTS
 
 
 def mirror_scene(scene: Scene, plane_x_mm: float) -> Scene:
@@ -225,13 +233,15 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     """
     if seed < 0 or index < 0:
         raise ValueError(f'seed and index must be non-negative, got seed={seed} index={index}')
-    # Later streams (the side, then the attachments and occluder) leave the earlier ones, and
-    # so every hand drawn before they existed, unchanged.
-    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed, extra_seed = (
-        np.random.SeedSequence([seed, index]).spawn(6))
+    # Later streams (the side, the attachments and occluder, the viewpoint) leave the earlier
+    # ones, and so every hand drawn before they existed, unchanged.
+    hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed, extra_seed, view_seed = (
+        np.random.SeedSequence([seed, index]).spawn(7))
     attach_seed, occluder_seed = extra_seed.spawn(2)
-    hand = sample_hand(np.random.default_rng(hand_seed), config, attach_seed)
-    clutter = sample_clutter(np.random.default_rng(clutter_seed), config.clutter,
+    viewpoint = draw_viewpoint(view_seed, config.viewpoint, config.viewpoint_mix)
+    hand = sample_hand(np.random.default_rng(hand_seed), config, attach_seed, viewpoint)
+    clutter = sample_clutter(np.random.default_rng(clutter_seed),
+                             replace(config.clutter, **VIEW_CLUTTER[viewpoint]),
                              hand.joints_mm, hand.elbow_mm)
     rng = draw_event(occluder_seed, config.occluder_prob, 'occluder_prob')
     if rng is not None:
@@ -239,7 +249,8 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
             [clutter.static, sample_occluder(rng, hand.joints_mm)]))
     jitter = np.random.default_rng(jitter_seed).normal(0.0, config.center_jitter_mm, 3)
     palm = palm_center(hand.joints_mm)
-    scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}')
+    scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}',
+                  viewpoint=viewpoint)
     if draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left':
         return mirror_scene(scene, palm[0])  # the left hand where its right hand was
     return scene
