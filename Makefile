@@ -27,10 +27,13 @@ test:
 	done; \
 	if [ -n "$$failed" ]; then echo "[test] failed on:$$failed" >&2; exit 1; fi
 
+# The node-latency table: REAL=<SR305 folder> (default ../shared/real/sr305/20210326-230536),
+# DEVICE=<cpu|cuda|...> passed to the node in every run.
 bench: setup
 	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \
 	  && python bench/bench_inference.py && python bench/bench_training_step.py \
-	  && if [ -f bench/bench_node_latency.py ]; then python bench/bench_node_latency.py; fi
+	  && python bench/bench_latency_table.py $(if $(REAL),--real-frames $(REAL)) \
+	     $(if $(DEVICE),--device $(DEVICE))
 
 soak: setup
 	@$(ENV) && python bench/soak.py --minutes $(MINUTES)

@@ -2,56 +2,135 @@
 
 Run after ``source scripts/env.sh``::
 
-    python bench/bench_node_latency.py [--weights W.safetensors] [--backend auto] \
-        [--seconds 10] [--rate 30] [--threads 0] [--transport both|profile|default]
+    python bench/bench_node_latency.py [--weights W.safetensors] [--backend B] [--device D]
+        [--threads N] [--seconds 10] [--rate 30] [--transport both|profile|default]
+        [--resolution 640x480 | --frames DIR|PNG --intrinsics fx,fy,cx,cy [--depth-scale S]]
+        [--json OUT.json]
 
-Starts ``hand_pose_node`` (the installed executable, source tree first on PYTHONPATH) as a
-child process, publishes a looped stream of a moving rendered hand (640x480 16UC1, clutter and
-sensor noise, ``training.synth.stream_frames``) at ``--rate`` Hz from this process
-(stamped with the wall clock at publication) and receives HandPose. Prints input-to-HandPose
-latency p50/p95/p99 (publication to reception, so DDS transport both ways is included), the
-output rate, frames sent but never answered, and the node's own per-stage split (convert,
-segment, crop, inference, publish) and counters from its last /diagnostics status.
-Without --weights: the shipped weights if installed, else random-init weights (same speed).
-``--transport profile`` loads the Fast DDS profile config/fastdds_profile.xml (unless one is set
-already) in both processes; ``default`` runs with Fast DDS defaults (no profile); ``both`` (the
-default) runs the benchmark once each way, in fresh processes (a process reads its profile
-once), and prints both reports.
+Starts ``hand_pose_node`` (the installed executable, this source tree first on PYTHONPATH, with
+config/hand.yaml: the node's default parameters unless --backend, --device or --threads say
+otherwise) as a child process, publishes a looped stream at ``--rate`` Hz from this process,
+each frame stamped with the wall clock just before its publication, and receives HandPose.
+The stream is a moving rendered hand (16UC1, sensor noise, ``training.synth.motion``) at
+``--resolution`` (the 640x480 D435's focal length, principal point centred), or the 16-bit
+depth PNGs of ``--frames`` (a folder: all its PNGs in numeric order) at ``--depth-scale``
+metres per unit, sent as 16UC1 mm as camera drivers do.
+
+Prints input-to-HandPose latency p50/p95/p99 (publication to reception: DDS transport both
+ways included), frames answered, the backlog check (median latency of the first second's
+frames vs the last second's), whether each answer was of the newest frame waiting
+(:func:`latency_report.stale_answers`), and the budget of the median frame: transport (the
+node's stamp -> reception age), the node's queue wait, conversion, segmentation, crop,
+network, decode (its /diagnostics medians), the rest of its processing, and the HandPose
+publish with its way back. Without --weights: the shipped weights if installed, else
+random-init weights (same speed). ``--transport profile`` loads config/fastdds_profile.xml
+(unless one is set already) in both processes; ``default`` runs with Fast DDS defaults;
+``both`` (the default) runs the benchmark once each way, in fresh processes (a process reads
+its profile once).
 """
 
 import argparse
+import json
+import math
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
+from stream_publisher import ROOT, StreamPublisher, pace, start_node, use_project_dds_defaults
 
-from stream_publisher import (ROOT, StreamPublisher, frames_from_samples, pace, start_node,
-                              use_project_dds_defaults)
+sys.path.insert(0, str(ROOT))  # training (the renderer, the one-line parser) and the node code
+
+from training.cli import OneLineParser  # noqa: E402
 
 TRANSPORTS = ('both', 'profile', 'default')
+MAX_SIDE = 8192  # pixels: no depth camera streams more
+
+
+def resolution(text: str) -> tuple:
+    """An argparse type: ``WxH`` in pixels, e.g. ``848x480``."""
+    match = re.fullmatch(r'(\d+)x(\d+)', text.strip())
+    if not match or not all(16 <= int(v) <= MAX_SIDE for v in match.groups()):
+        raise argparse.ArgumentTypeError(f'expected WxH with sides in 16..{MAX_SIDE} pixels '
+                                         f'(e.g. 848x480), got {text!r}')
+    return int(match[1]), int(match[2])
+
+
+def intrinsics(text: str) -> tuple:
+    """An argparse type: ``fx,fy,cx,cy`` in pixels."""
+    try:
+        values = tuple(float(v) for v in text.split(','))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or min(values[:2]) < 1:
+        raise argparse.ArgumentTypeError(f'expected fx,fy,cx,cy (four numbers, focal lengths '
+                                         f'>= 1 pixel), got {text!r}')
+    return values
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f'expected a number > 0, got {text!r}')
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--weights', help='weights file (default: shipped, else random)')
-    parser.add_argument('--backend', default='auto')
-    parser.add_argument('--threads', type=int, default=0,
-                        help="node's threads (default 0, the node's default: the usable cores)")
-    parser.add_argument('--seconds', type=float, default=10.0)
-    parser.add_argument('--rate', type=float, default=30.0)
-    parser.add_argument('--frames', type=int, default=90,
-                        help='length of the rendered moving-hand loop')
-    parser.add_argument('--transport', choices=TRANSPORTS, default='both',
-                        help='Fast DDS profile: both (default), profile or default (none)')
-    return parser.parse_args(argv)
+    """The command line; a bad combination exits 2 with one line saying what is wrong."""
+    parser = OneLineParser(prog='bench_node_latency.py', description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add('--weights', help='weights file (default: shipped, else random)')
+    add('--backend', help="node's backend (default: config/hand.yaml's)")
+    add('--device', help="node's device, e.g. cuda (default: config/hand.yaml's)")
+    add('--threads', type=int, help="node's threads (default: config/hand.yaml's)")
+    add('--seconds', type=positive, default=10.0)
+    add('--rate', type=positive, default=30.0, help='frames per second')
+    add('--loop', type=int, default=90, help='length of the rendered moving-hand loop')
+    add('--resolution', type=resolution, help='rendered frames, WxH (default 640x480)')
+    add('--frames', type=Path, help='a 16-bit depth PNG or a folder of them, streamed in a loop')
+    add('--depth-scale', type=positive, default=0.001,
+        help='metres per PNG unit (default 0.001: mm; the SR305 recordings: 0.000125)')
+    add('--intrinsics', type=intrinsics, help='fx,fy,cx,cy of the --frames camera, pixels')
+    add('--transport', choices=TRANSPORTS, default='both',
+        help='Fast DDS profile: both (default), profile or default (none)')
+    add('--json', type=Path, help='also write the figures to this file (one run)')
+    args = parser.parse_args(argv)
+    if args.frames is None:
+        if args.intrinsics is not None:
+            parser.error('--intrinsics describes the camera of --frames: give --frames too')
+        args.resolution = args.resolution or (640, 480)
+    else:
+        if args.resolution is not None:
+            parser.error('--resolution is for rendered frames; --frames images have their own')
+        if args.intrinsics is None:
+            parser.error('--frames needs --intrinsics fx,fy,cx,cy (the recording camera)')
+        args.pngs = png_paths(args.frames, parser)
+    if args.transport == 'both' and args.json:
+        parser.error('--json writes one run: give --transport profile or default')
+    return args
+
+
+def png_paths(path: Path, parser: argparse.ArgumentParser) -> list:
+    """The PNGs of ``--frames``: the file, or a folder's in numeric order (10.png after 9.png)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        parser.error(f'--frames: no such file or folder: {path}')
+    found = sorted(path.glob('*.png'), key=lambda p: [int(t) if t.isdigit() else t for t in
+                                                     re.split(r'(\d+)', p.name)])
+    if not found:
+        parser.error(f'--frames: no .png file in {path}')
+    return found
 
 
 ARGS = parse_args()
-sys.path.insert(0, str(ROOT))
 use_project_dds_defaults(profile=ARGS.transport != 'default')
 
 import rclpy  # noqa: E402
@@ -61,7 +140,8 @@ import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
 from crossinfonet_ros.msg import HandPose  # noqa: E402
 from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
-from training.synth.motion import stream_frames  # noqa: E402
+from latency_report import Answer, report_lines, summary  # noqa: E402
+from stream_publisher import png_frames, render_loop  # noqa: E402
 
 
 def run_both() -> int:
@@ -79,59 +159,75 @@ def run_both() -> int:
     return status
 
 
+def stream_frames(args: argparse.Namespace) -> list:
+    """The loop to stream: the PNGs of --frames, or the rendered moving hand."""
+    if args.frames is None:
+        return render_loop(11, args.loop, args.rate, size=args.resolution)
+    return png_frames(args.pngs, args.depth_scale, args.intrinsics)
+
+
+def node_overrides(args: argparse.Namespace, weights: str) -> list:
+    """``name:=value`` parameters for the node: the weights, and what the command line set."""
+    chosen = {'backend': args.backend, 'device': args.device, 'threads': args.threads}
+    return [f'weights:={weights}'] + [f'{name}:={value}' for name, value in chosen.items()
+                                      if value is not None]
+
+
 def main() -> int:
     args = ARGS
     if args.transport == 'both':
         return run_both()
+    try:
+        frames = stream_frames(args)
+    except ValueError as error:
+        sys.exit(f'bench_node_latency.py: error: --frames: {error}')
 
     temp = tempfile.TemporaryDirectory()
     weights = args.weights or find_shipped_weights(crossinfonet_ros.__path__)
     if weights is None:
         weights = random_weights(Path(temp.name) / 'random.safetensors', seed=5)
         print('weights: random-init (no shipped weights installed)')
-    child = start_node(f'weights:={weights}', f'backend:={args.backend}',
-                       f'threads:={args.threads}')
+    child = start_node(*node_overrides(args, weights))
 
     rclpy.init()
     node = rclpy.create_node('bench_node_latency')
-    # A moving hand (clutter, sensor noise) looped: the node tracks it as it would a camera's.
-    stream = StreamPublisher(node, frames_from_samples(
-        sample for _, sample in stream_frames(11, args.frames, args.rate)))
-    sent, latencies_ms, answered, diagnostics = {}, [], [], []
+    stream = StreamPublisher(node, frames)  # a loop: the node tracks it as it would a camera's
+    sent, published, answers, diagnostics = {}, [], [], []
 
     def on_pose(msg: HandPose) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         if key in sent:
-            latencies_ms.append((time.time_ns() - sent.pop(key)) * 1e-6)
-            answered.append((time.monotonic(), msg.detected))
+            index, published_ns = sent.pop(key)
+            processing = msg.processing_time.sec * 1e3 + msg.processing_time.nanosec * 1e-6
+            answers.append(Answer(index, published_ns, time.time_ns(), processing,
+                                  msg.detected))
 
     node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
     node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
 
     def publish(index: int) -> None:
         stamp, sent_ns = stream.publish(index)
-        sent[stamp] = sent_ns
+        sent[stamp] = (index, sent_ns)
+        published.append(sent_ns)
 
     try:
         # Warm-up: until the node answers (start-up, first inference, ONNX export if any).
         deadline = time.monotonic() + 120
-        while not answered and time.monotonic() < deadline:
+        while not answers and time.monotonic() < deadline:
             publish(0)
             end = time.monotonic() + 0.5
-            while not answered and time.monotonic() < end:
+            while not answers and time.monotonic() < end:
                 rclpy.spin_once(node, timeout_sec=0.05)
             if child.poll() is not None:
                 sys.exit(f'hand_pose_node exited with {child.returncode}')
-        if not answered:
+        if not answers:
             sys.exit('hand_pose_node did not answer within 120 s')
         warm = time.monotonic()
-        for i in range(30):  # a second more of warm-up at the real rate
-            publish(0)
+        for i in range(int(args.rate)):  # a second more of warm-up at the real rate
+            publish(i)
             pace(node, warm, i, args.rate)
-        sent.clear()
-        latencies_ms.clear()
-        answered.clear()
-        diagnostics.clear()
+        for recorded in (sent, published, answers, diagnostics):
+            recorded.clear()
         start = time.monotonic()
         count = int(args.seconds * args.rate)
         for i in range(count):
@@ -140,34 +236,29 @@ def main() -> int:
         drain = time.monotonic() + 1.0
         while sent and time.monotonic() < drain:  # late answers still count
             rclpy.spin_once(node, timeout_sec=0.05)
-        # Output rate over the span of the answers (not the idle drain at the end).
-        elapsed = (answered[-1][0] if answered else time.monotonic()) - start
     finally:
         node.destroy_node()
         rclpy.shutdown()
         child.send_signal(signal.SIGINT)
         child.wait(timeout=10)
 
-    lat = np.asarray(latencies_ms)
-    print(f'frames sent: {count} at {args.rate:g} Hz over {args.seconds:g} s '
-          f'(backend {args.backend}, threads {args.threads})')
-    print(f'answered: {len(lat)}  unanswered (dropped): {count - len(lat)}  '
-          f'output rate: {len(lat) / elapsed:.1f} Hz  '
-          f'detected: {sum(d for _, d in answered)}')
-    if lat.size:
-        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-        print(f'latency image publish -> HandPose received, ms: p50 {p50:.1f}  p95 {p95:.1f}  '
-              f'p99 {p99:.1f}  max {lat.max():.1f}')
-    if diagnostics:
-        values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-        split = '  '.join(f'{stage} {values[f"{stage}_p50_ms"]}' for stage in
-                          ('convert', 'segment', 'crop', 'inference', 'publish')
-                          if f'{stage}_p50_ms' in values)
-        print(f'node split, p50 ms: {split}')
+    values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+    figures = summary(answers, published, args.seconds, values)
+    size = f'{frames[0].image["width"]}x{frames[0].image["height"]}'
+    source = f'{len(frames)} PNG(s) of {args.frames}' if args.frames else 'rendered hand'
+    figures.update(rate_hz=args.rate, seconds=args.seconds, resolution=size, source=source,
+                   transport=args.transport, device=args.device, backend=args.backend,
+                   threads=args.threads)
+    print(f'frames sent: {count} at {args.rate:g} Hz over {args.seconds:g} s, {size} '
+          f'{source} (node parameters: config/hand.yaml, {node_overrides(args, "W")[1:]})')
+    print('\n'.join(report_lines(figures)))
+    if values:
         print('node counters: ' + '  '.join(f'{k}={v}' for k, v in values.items()
                                             if k.endswith('_total') or k.startswith('rejected_')))
         print(f'node latency (receive -> publish), ms: p50 {values.get("latency_p50_ms")}  '
               f'p95 {values.get("latency_p95_ms")}  p99 {values.get("latency_p99_ms")}')
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + '\n')
     return 0
 
 

@@ -85,29 +85,70 @@ def start_stream_process(*args: str, **popen_kwargs) -> subprocess.Popen:
 
 @dataclass(frozen=True)
 class Frame:
-    """One pre-rendered frame and its ground truth."""
+    """One pre-rendered (or recorded) frame and its ground truth, where there is one."""
 
     image: dict  # sensor_msgs/Image fields (ros_convert.encode_depth)
     intrinsics: object  # crossinfonet_ros.camera.Intrinsics of the frame
-    joints_mm: np.ndarray  # (21, 3) true joints, camera frame
-    center_mm: np.ndarray  # (3,) true palm centre, camera frame
+    joints_mm: Optional[np.ndarray] = None  # (21, 3) true joints, camera frame
+    center_mm: Optional[np.ndarray] = None  # (3,) true palm centre, camera frame
+
+
+def camera_at(width: int, height: int):
+    """The 640x480 D435 camera's focal length on a ``width`` x ``height`` image, principal point
+    at its centre (as the D435's 848x480 mode: the same focal length, a wider view).
+
+    :returns: crossinfonet_ros.camera.Intrinsics
+    """
+    from crossinfonet_ros.camera import D435_640X480 as base
+    return replace(base, cx=base.cx + (width - base.width) / 2,
+                   cy=base.cy + (height - base.height) / 2, width=width, height=height)
 
 
 def render_loop(seed: int, count: int, rate_hz: float = 30.0, scale: float = 1.0,
-                clutter: bool = False) -> List[Frame]:
+                clutter: bool = False, size: Optional[Tuple[int, int]] = None) -> List[Frame]:
     """``count`` consecutive frames of one moving hand (training.synth.motion).
 
     :param scale: camera resolution and focal length relative to the 640x480 D435 (0.5: 320x240)
     :param clutter: include the body, table and objects (the nearest-object detector then
         sometimes locks on them: off by default so the stream measures the node)
+    :param size: ``(width, height)`` of the camera (:func:`camera_at`) before ``scale``;
+        default 640x480
     """
     from training.synth.clutter import ClutterConfig
     from training.synth.motion import stream_frames
     from training.synth.scene import SynthConfig
     config = SynthConfig(clutter=ClutterConfig(enabled=clutter))
+    if size is not None:
+        config = replace(config, intrinsics=camera_at(*size))
     if scale != 1.0:
         config = replace(config, intrinsics=config.intrinsics.scaled(scale))
     return frames_from_samples(sample for _, sample in stream_frames(seed, count, rate_hz, config))
+
+
+def png_frames(paths: Sequence[Path], depth_scale_m: float,
+               pinhole: Tuple[float, float, float, float]) -> List[Frame]:
+    """Recorded frames: 16-bit depth PNGs (``depth_scale_m`` metres per unit) as 16UC1 mm, the
+    encoding camera drivers publish, so the node runs with its default parameters.
+
+    :param pinhole: ``(fx, fy, cx, cy)`` of the recording camera, pixels; the image size is the
+        first PNG's
+    :raises ValueError: a file that is no 16-bit depth PNG, one of another size than the first,
+        or intrinsics that describe no camera
+    """
+    from crossinfonet_ros.camera import Intrinsics
+    from crossinfonet_ros.node.ros_convert import encode_depth
+    from training.datasets.common import DatasetError, check_image_size, read_png_depth16
+    frames, camera = [], None
+    for path in paths:
+        try:
+            raw = read_png_depth16(path)
+            if camera is None:
+                camera = Intrinsics(*pinhole, raw.shape[1], raw.shape[0])
+            check_image_size(raw, camera, path)
+        except DatasetError as error:
+            raise ValueError(str(error)) from None
+        frames.append(Frame(encode_depth(raw * (depth_scale_m * 1000.0)), camera))
+    return frames
 
 
 def frames_from_samples(samples) -> List[Frame]:
@@ -144,21 +185,24 @@ class StreamPublisher:
 
     def __init__(self, node, frames: List[Frame]) -> None:
         from sensor_msgs.msg import CameraInfo, Image
-        self._image_type = Image
         self.frames = frames
+        # Built once: filling a 640x480 Image's data took ~9 ms here, more than a 90 Hz period.
+        self._images = [Image(**frame.image) for frame in frames]
+        self._infos = [camera_info(frame.intrinsics) for frame in frames]
+        for msg in self._images:
+            msg.header.frame_id = FRAME_ID
         self.image_pub = node.create_publisher(Image, 'depth/image', reliable_qos())
         self.info_pub = node.create_publisher(CameraInfo, 'depth/camera_info', reliable_qos())
 
     def publish(self, index: int) -> Tuple[Tuple[int, int], int]:
         """Publish frame ``index`` (modulo the loop); returns its stamp (sec, nanosec) and the
-        wall-clock publication time, ns."""
-        frame = self.frames[index % len(self.frames)]
+        wall-clock publication time, ns (the stamp, taken just before publishing)."""
+        msg, info = self._images[index % len(self.frames)], self._infos[index % len(self.frames)]
         now = time.time_ns()
         stamp = divmod(now, 10**9)
-        msg = self._image_type(**frame.image)
-        msg.header.frame_id = FRAME_ID
+        info.header.stamp.sec, info.header.stamp.nanosec = stamp
         msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
-        self.info_pub.publish(camera_info(frame.intrinsics, stamp))
+        self.info_pub.publish(info)
         self.image_pub.publish(msg)
         return stamp, now
 

@@ -30,6 +30,9 @@ from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, detect
                                            detect_hand_candidates, prepare_frame)
 
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
+# Keys of HandResult.timings_ms, ms per frame: 'network' is the estimator's call less its
+# decode (batching the crops included), 'decode' de-normalises joints and reads heat-maps.
+TIMED_STAGES = ('segment', 'crop', 'network', 'decode')
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class HandResult:
     handedness: str = ''  # the hand's side, 'right' or 'left'; '' when not detected
     crop: Optional[Crop] = None  # the network input (for the debug image; mirrored: see below)
     crop_side: str = 'right'  # side whose frame ``crop`` is cut from (mirror.crop_side)
-    timings_ms: Dict[str, float] = field(default_factory=dict)  # 'segment', 'crop', 'inference'
+    timings_ms: Dict[str, float] = field(default_factory=dict)  # TIMED_STAGES, ms
 
     def crop_joints_uv(self, intrinsics: Intrinsics) -> np.ndarray:
         """The native joints in pixels of ``crop``, the network input (mirrored for a hand of
@@ -238,7 +241,9 @@ class HandPosePipeline:
             return []
         started = time.perf_counter()
         batch = self.estimator.estimate([crop for _, _, crop in cropped])
-        timings['inference'] += (time.perf_counter() - started) * 1e3
+        decode_ms = batch.timings['decode_ms']  # joints de-normalised, heat-map confidence
+        timings['network'] += (time.perf_counter() - started) * 1e3 - decode_ms
+        timings['decode'] += decode_ms
         attempts = []
         for index, (detection, side, crop) in enumerate(cropped):
             view_joints = batch.joints_mm[index]
@@ -297,8 +302,8 @@ class HandPosePipeline:
         """
         started = time.perf_counter()
         frame = prepare_frame(depth_mm, intrinsics, self.config.detector)
-        timings = {'segment': (time.perf_counter() - started) * 1e3, 'crop': 0.0,
-                   'inference': 0.0}
+        timings = dict.fromkeys(TIMED_STAGES, 0.0)
+        timings['segment'] = (time.perf_counter() - started) * 1e3
         best, reason = None, ''
         if self.config.tracking and self._seed_mm is not None:
             tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
@@ -343,7 +348,7 @@ class HandPosePipeline:
         :param intrinsics: the camera
         :param center_mm: (3,) crop cube centre, camera frame, mm
         """
-        timings = {'segment': 0.0, 'crop': 0.0, 'inference': 0.0}
+        timings = dict.fromkeys(TIMED_STAGES, 0.0)
         detection = Detection(np.asarray(center_mm, dtype=np.float64), 0)
         best, reason = self._try([detection], depth_mm, intrinsics, timings,
                                  self._sides(tracked=False))

@@ -235,7 +235,9 @@ def test_diagnostics_report_rates_latency_and_rejections(harness):
     h = harness
     reports = []
     h.probe.create_subscription(DiagnosticArray, '/diagnostics', reports.append, 10)
-    h.send(_hand_image(h))
+    now = _hand_image(h)  # stamped on this machine's clock, as a local camera driver does
+    now.header.stamp.sec, now.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
+    h.send(now)
     inputs = str(h.node.stats.totals()['input'])
 
     def current():  # a report made after the frame above (one may be on its way already)
@@ -247,9 +249,12 @@ def test_diagnostics_report_rates_latency_and_rejections(harness):
     assert status.level in (DiagnosticStatus.OK, DiagnosticStatus.WARN)
     values = {kv.key: kv.value for kv in status.values}
     for key in ('input_rate_hz', 'output_rate_hz', 'detection_rate', 'latency_p50_ms',
-                'latency_p95_ms', 'latency_p99_ms', 'inference_p50_ms', 'segment_p50_ms',
-                'dropped_total', 'rejected_total'):
+                'latency_p95_ms', 'latency_p99_ms', 'input_age_p50_ms', 'queue_p50_ms',
+                'convert_p50_ms', 'segment_p50_ms', 'crop_p50_ms', 'network_p50_ms',
+                'decode_p50_ms', 'publish_p50_ms', 'dropped_total', 'rejected_total'):
         assert key in values, key
+    assert 'inference_p50_ms' not in values  # the network and its decode are reported apart
+    assert 0.0 <= float(values['input_age_p50_ms']) < 10_000.0
     assert int(values['rejected_total']) == h.node.stats.totals().get('rejected', 0)
     assert float(values['latency_p50_ms']) <= float(values['latency_p99_ms'])
 

@@ -8,7 +8,7 @@ from crossinfonet_ros.codec import crop_hand, joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.mirror import crop_side, mirror_intrinsics, mirror_points
-from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.pipeline import TIMED_STAGES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import (HandDetectorConfig, detect_hand,
                                            detect_hand_candidates)
 from training.synth.scene import SynthConfig, render_frame
@@ -26,6 +26,18 @@ def make_pipeline(estimator, **overrides):
     settings = dict(min_hand_confidence=0.0, lost_track_confidence=0.0)
     settings.update(overrides)
     return HandPosePipeline(estimator, PipelineConfig(detector=detector, **settings))
+
+
+def _timings() -> dict:
+    """A zeroed per-stage timing dict, as the pipeline starts each frame with."""
+    return dict.fromkeys(TIMED_STAGES, 0.0)
+
+
+def test_a_frame_times_the_network_and_its_decode_apart(estimator):
+    sample = render_frame(0, 1)
+    result = make_pipeline(estimator).process(sample.depth_mm, sample.intrinsics, 0.0)
+    assert result.detected and set(result.timings_ms) == set(TIMED_STAGES)
+    assert result.timings_ms['network'] > 0.0 and result.timings_ms['decode'] > 0.0
 
 
 def first_pass_palm(estimator, sample):
@@ -78,7 +90,7 @@ def test_the_most_hand_like_candidate_wins_when_none_reaches_the_bar(estimator):
                                         pipeline.config.detector, pipeline.config.max_candidates)
     assert len(candidates) >= 2  # the hand and some clutter
     scores = [pipeline._estimate_at(c, c.center_mm, 'right', sample.depth_mm,
-                                    sample.intrinsics, {'crop': 0.0, 'inference': 0.0}).score
+                                    sample.intrinsics, _timings()).score
               for c in candidates]
     result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
     assert float(np.mean(result.confidence)) == pytest.approx(max(scores), abs=1e-6)
@@ -111,11 +123,11 @@ def test_candidates_run_as_one_batch_and_only_the_winner_is_recentred(estimator,
         np.testing.assert_allclose(centre, candidate.center_mm)
     # The batched scores are those of one run per crop, and the winner is the best of them.
     scores = [pipeline._estimate_at(c, c.center_mm, 'right', sample.depth_mm,
-                                    sample.intrinsics, {'crop': 0.0, 'inference': 0.0}).score
+                                    sample.intrinsics, _timings()).score
               for c in candidates]
     batched = pipeline._attempts([(c, 'right', pipeline._crop_at(
         c.center_mm, 'right', sample.depth_mm, sample.intrinsics, {'crop': 0.0}))
-        for c in candidates], sample.intrinsics, {'inference': 0.0})
+        for c in candidates], sample.intrinsics, _timings())
     np.testing.assert_allclose([a.score for a in batched], scores, atol=1e-5)
     winner = max(batched, key=lambda attempt: attempt.score)
     np.testing.assert_allclose(calls[1][0], winner.palm_mm, atol=1e-6)

@@ -58,7 +58,7 @@ from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
 from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
-from crossinfonet_ros.node.stats import NodeStats, Throttle, health
+from crossinfonet_ros.node.stats import NodeStats, Throttle, health, stamp_age_ms
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.node.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
@@ -155,7 +155,7 @@ class HandPoseNode(LifecycleNode):
         self._inputs: Optional[InputWatch] = None  # from configure: silence per input
         self._input_subs = {}  # INPUTS key -> its subscription, from configure
         self._topics = {}  # INPUTS key -> its resolved topic name, from configure
-        self._pending = deque()  # (Image, receive time ns) waiting for the worker
+        self._pending = deque()  # (Image, receive time ns, age ms) waiting for the worker
         self._wake = threading.Condition()
         self._stopping = False
         # Guards ``pipeline`` (None exactly while not active): a reload finishing during
@@ -433,6 +433,8 @@ class HandPoseNode(LifecycleNode):
 
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic_ns()
+        age_ms = stamp_age_ms(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec,
+                              time.time_ns())
         self.stats.count('input')
         self._arrived('depth_image')
         if self.pipeline is None:
@@ -444,7 +446,7 @@ class HandPoseNode(LifecycleNode):
             if len(self._pending) >= self.params.max_pending_frames:
                 self._pending.popleft()
                 self.stats.count('dropped')
-            self._pending.append((msg, received))
+            self._pending.append((msg, received, age_ms))
             self._wake.notify()
 
     def _work(self) -> None:
@@ -454,9 +456,9 @@ class HandPoseNode(LifecycleNode):
                     self._wake.wait()
                 if self._stopping:
                     return
-                msg, received = self._pending.popleft()
+                msg, received, age_ms = self._pending.popleft()
             try:
-                self.process(msg, received)
+                self.process(msg, received, age_ms)
             except Exception as error:  # never let one frame stop the node
                 self.stats.reject('internal_error')
                 self._warn('internal_error', f'frame dropped, internal error: '
@@ -465,8 +467,15 @@ class HandPoseNode(LifecycleNode):
                 self.stats.count('processed')
 
     # --- processing -------------------------------------------------------------------------
-    def process(self, msg: Image, received_ns: int) -> Optional[HandResult]:
-        """Run one image through the pipeline and publish; None when the image was rejected."""
+    def process(self, msg: Image, received_ns: int,
+                input_age_ms: Optional[float] = None) -> Optional[HandResult]:
+        """Run one image through the pipeline and publish; None when the image was rejected.
+
+        :param received_ns: ``time.monotonic_ns()`` when the image arrived
+        :param input_age_ms: its age on arrival, ms (:func:`.stats.stamp_age_ms`); None: not
+            known
+        """
+        queue_ms = (time.monotonic_ns() - received_ns) * 1e-6  # waiting for the worker
         pipeline = self.pipeline  # one model for the whole frame, even if a reload lands now
         if pipeline is None:  # deactivated since the frame was queued
             self.stats.reject('inactive')
@@ -514,8 +523,10 @@ class HandPoseNode(LifecycleNode):
                 self._warn('no_hand', f'no hand: {result.reason}')
         published = time.perf_counter()
         self._publish(msg, result, output, received_ns, intrinsics, pipeline)
-        timings = dict(result.timings_ms, convert=convert_ms,
+        timings = dict(result.timings_ms, queue=queue_ms, convert=convert_ms,
                        publish=(time.perf_counter() - published) * 1e3)
+        if input_age_ms is not None:
+            timings['input_age'] = input_age_ms
         self.stats.count('output')
         self.stats.count('detected', int(result.detected))
         self.stats.latency((time.monotonic_ns() - received_ns) * 1e-6, timings)

@@ -4,12 +4,29 @@ rule that turns them into a health level (ROS-free)."""
 from collections import Counter, deque
 import threading
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 # Latency samples kept for the percentiles: ~30 s at 30 Hz.
 _LATENCY_WINDOW = 1000
+# An image older than this on arrival, or stamped in the future, carries a stamp of another
+# clock (a bag replayed, simulated time, an unsynchronised camera host): its age means nothing.
+_MAX_STAMP_AGE_NS = 10 * 10**9
+
+
+def stamp_age_ms(stamp_ns: int, now_ns: int) -> Optional[float]:
+    """How old a message is on arrival: this machine's wall clock at reception minus the
+    header stamp, ms; None when the stamp is not on this clock (negative or above 10 s).
+
+    For a camera on this machine the stamp is its capture time, so this is the driver plus
+    DDS delay; a publisher that stamps at publication (the benchmarks) measures its transport.
+
+    :param stamp_ns: the header stamp, ns since the epoch
+    :param now_ns: the wall clock at reception (``time.time_ns()``)
+    """
+    age_ns = now_ns - stamp_ns
+    return age_ns * 1e-6 if 0 <= age_ns < _MAX_STAMP_AGE_NS else None
 
 
 class NodeStats:
