@@ -85,8 +85,9 @@ class HandPoseEstimator:
         :param device: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'`` or
             ``'cuda:N'``
         :param backend: ``'auto'`` (torch on CUDA; on CPU the fastest backend that stays within
-            0.1 mm of the fp32 model), ``'torch'``, ``'onnxruntime'``,
-            ``'onnxruntime-int8x2'`` (see :mod:`crossinfonet_ros.backends`). The ONNX
+            its accuracy bar of the fp32 model), ``'torch'``, ``'onnxruntime'``,
+            ``'onnxruntime-int8x2'``, ``'onnxruntime-int8'`` (see
+            :mod:`crossinfonet_ros.backends`). The ONNX
             backends export and rewrite the model on first use of a weights file (about 10 s
             here) and cache the result (:mod:`crossinfonet_ros.backends.cache`); later starts
             on the CPU check the file (header, tensor digest) and load the cached graph
