@@ -85,8 +85,9 @@ class HandPoseEstimator:
         :param device: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'`` or
             ``'cuda:N'``
         :param backend: ``'auto'`` (on CUDA ONNX Runtime fp16, else torch; on CPU the fastest
-            backend that stays within 0.1 mm of the fp32 model), ``'torch'``,
-            ``'onnxruntime'``, ``'onnxruntime-int8x2'``, ``'onnxruntime-fp16'`` (CUDA; see
+            backend that stays within its accuracy bar of the fp32 model), ``'torch'``,
+            ``'onnxruntime'``, ``'onnxruntime-int8x2'``, ``'onnxruntime-int8'``,
+            ``'onnxruntime-fp16'`` (CUDA; see
             :mod:`crossinfonet_ros.backends`). The ONNX
             backends export and rewrite the model on first use of a weights file (about 10 s
             here) and cache the result (:mod:`crossinfonet_ros.backends.cache`); later starts

@@ -55,6 +55,17 @@ def weights(tmp_path_factory):
         yield path
 
 
+@pytest.fixture
+def cpu_without_vnni(tmp_path, monkeypatch):
+    """The CPU flags read by crossinfonet_ros.cpus are those of an AVX2 CPU without VNNI (a
+    cpuinfo file named by the environment), wherever the test runs."""
+    from crossinfonet_ros.cpus import CPUINFO_ENV
+    path = tmp_path / 'cpuinfo-avx2'
+    path.write_text('processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n')
+    monkeypatch.setenv(CPUINFO_ENV, str(path))
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_processes():
     """After each test: stop any node or camera process it started and left running (a failed

@@ -134,7 +134,9 @@ def test_backends_stay_within_the_accuracy_bar_on_hand_crops(estimators, model, 
     assert deviation['relative'] < 0.01, deviation  # also small against the output spread
 
 
-def test_auto_times_the_accurate_cpu_backends_once_and_keeps_the_faster(weights):
+def test_auto_times_the_accurate_cpu_backends_once_and_keeps_the_faster(weights,
+                                                                        cpu_without_vnni):
+    # (no int8 candidate on such a CPU; test_backends_int8 covers one with VNNI)
     assert resolve_device('auto') == ('cuda:0' if torch.cuda.is_available() else 'cpu')
     key = ModelSource(*load_weights(weights)).key
     (cache.entry_dir(key) / AUTO_RECORD).unlink(missing_ok=True)

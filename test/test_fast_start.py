@@ -203,13 +203,14 @@ def test_cache_miss_takes_the_full_path_without_verifying_twice(weights, tmp_pat
     key = metadata_fingerprint(load_weights(weights)[1])
     calls = []
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / 'empty-cache'))
-    for name in ('auto', 'onnxruntime', 'onnxruntime-int8x2', 'torch'):
+    for name in ('auto', 'onnxruntime', 'onnxruntime-int8x2', 'onnxruntime-int8', 'torch'):
         assert create_cached_backend(name, key, 'cpu', 1, lambda: calls.append(1)) is None
     assert calls == [] and not (tmp_path / 'empty-cache').exists()  # nothing created
 
 
-def test_cached_refusal_comes_after_the_file_check(weights):
-    """A failed accuracy record refuses int8x2 by name, but a bad file is reported first."""
+def test_cached_refusal_comes_after_the_file_check(weights, cpu_without_vnni):
+    """A failed accuracy record refuses int8x2 by name, but a bad file is reported first (on a
+    CPU without VNNI, where 'auto' has no int8 candidate)."""
     key = metadata_fingerprint(load_weights(weights)[1])
     HandPoseEstimator.from_weights(weights, 'cpu', 'onnxruntime-int8x2')  # cache filled
     record = cache.read_record(key, 'int8x2.json')

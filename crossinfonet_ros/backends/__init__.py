@@ -9,15 +9,21 @@
                           torch model stays under the 0.1 mm bar
 ``onnxruntime-fp16``      the graph in fp16 on a GPU: TensorRT's execution provider
                           (fp16 engines) where installed, else CUDA's; same 0.1 mm bar
+``onnxruntime-int8``      static int8 convolutions and big FC layers (QDQ, per-channel,
+                          calibrated on probe hands; :mod:`.qdq_int8`); used by 'auto'
+                          only on CPUs with int8 dot-product instructions (VNNI, Arm
+                          dot product) and while it stays under its bar
+                          (:data:`~.probe.INT8_ACCURACY_BAR_MM`)
 ========================  ===========================================================
 
 Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
 (:mod:`.fc_int8`; ``bench/bench_inference.py`` still times them).
 
 ``auto`` on CUDA picks ``onnxruntime-fp16`` and falls back to ``torch`` (fp32) with one warning
-when this onnxruntime has no GPU provider or the fp16 graph misses the bar. On CPU it builds the ONNX Runtime candidates that are
-available and accurate enough, times each at batch 1 once per weights content on this machine,
-caches the choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
+when this onnxruntime has no GPU provider or the fp16 graph misses the bar. On CPU it builds
+the ONNX Runtime candidates that are available, suit this CPU (:func:`auto_cpu_candidates`) and
+are accurate enough, times each at batch 1 once per weights content on this machine, caches the
+choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
 
 :func:`create_cached_backend` rebuilds an ONNX Runtime backend (or 'auto''s cached choice) from
 the cache alone, without torch, when every file and record the choice needs is there.
@@ -25,23 +31,37 @@ the cache alone, without torch, when every file and record the choice needs is t
 
 import importlib.util
 import logging
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
+from crossinfonet_ros import cpus
 from crossinfonet_ros.backends import cache
 from crossinfonet_ros.backends.artifacts import ModelSource
 from crossinfonet_ros.backends.base import Backend
 
-BACKENDS = ('torch', 'onnxruntime', 'onnxruntime-int8x2', 'onnxruntime-fp16')
+BACKENDS = ('torch', 'onnxruntime', 'onnxruntime-int8x2', 'onnxruntime-int8', 'onnxruntime-fp16')
 GPU_ONLY = ('onnxruntime-fp16',)
-# CPU candidates of 'auto', fastest first on this machine (bench/bench_inference.py); the
-# ONNX Runtime ones are timed once per weights content and the faster accurate one is kept.
-AUTO_CPU_ORDER = ('onnxruntime-int8x2', 'onnxruntime', 'torch')
+# CPU candidates of 'auto', fastest first (bench/bench_inference.py); the ONNX Runtime ones
+# are timed once per weights content and the fastest accurate one is kept.
+AUTO_CPU_ORDER = ('onnxruntime-int8', 'onnxruntime-int8x2', 'onnxruntime', 'torch')
 AUTO_RECORD = 'auto_cpu.json'  # cache record of that choice
 # Backends whose accuracy is checked against the fp32 torch model before use.
-GATED = {'onnxruntime-int8x2': 'int8x2', 'onnxruntime-fp16': 'fp16'}
+GATED = {'onnxruntime-int8x2': 'int8x2', 'onnxruntime-int8': 'int8', 'onnxruntime-fp16': 'fp16'}
+# Backends 'auto' considers only on CPUs with int8 dot-product instructions: elsewhere x86
+# ONNX Runtime's int8 kernels lose their edge (int16 pair sums; qdq_int8 keeps 7-bit weights
+# to avoid their saturation).
+NEEDS_INT8_DOT = ('onnxruntime-int8',)
 
-__all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
-           'create_cached_backend', 'onnxruntime_available']
+__all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'auto_cpu_candidates',
+           'create_backend', 'create_cached_backend', 'onnxruntime_available']
+
+
+def auto_cpu_candidates(flags: Optional[Iterable[str]] = None) -> tuple:
+    """:data:`AUTO_CPU_ORDER` less the backends this CPU lacks the instructions for.
+
+    :param flags: CPU feature flags; default :func:`crossinfonet_ros.cpus.cpu_flags`
+    """
+    dot = cpus.has_int8_dot_product(flags)
+    return tuple(name for name in AUTO_CPU_ORDER if dot or name not in NEEDS_INT8_DOT)
 
 
 def onnxruntime_available() -> bool:
@@ -84,6 +104,7 @@ def create_backend(name: str, source: ModelSource, device: str = 'cpu',
 
     execution_providers(device, onnxruntime.get_available_providers())  # refuse before exporting
     build = {'onnxruntime': artifacts.fp32_onnx, 'onnxruntime-int8x2': artifacts.int8x2_onnx,
+             'onnxruntime-int8': artifacts.int8_onnx,
              'onnxruntime-fp16': artifacts.fp16_onnx}[name]
     backend = OnnxRuntimeBackend(build(source), name, device, threads,
                                  fp16=name == 'onnxruntime-fp16',
@@ -101,8 +122,9 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
     """The backend :func:`create_backend` would build, from cached files alone (no torch).
 
     Served when ``device`` is the CPU and the cache holds everything the choice needs: the
-    graph, for ``onnxruntime-int8x2`` its current accuracy record, for ``'auto'`` the cached
-    choice (and, when that choice is rejected by its record, the next candidate's files).
+    graph, for the gated backends (:data:`GATED`) their current accuracy record, for ``'auto'``
+    the cached choice (and, when that choice is rejected by its record, the next candidate's
+    files), among the candidates this CPU suits (:func:`auto_cpu_candidates`).
     Anything else (torch chosen or needed, a file or record missing, a cached graph that does
     not load) returns None: the caller then takes the full path, which builds what is missing.
 
@@ -114,8 +136,8 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
     :param verify: proves the weights file holds the content ``key`` names (its tensor
         digest); called once, before anything is built or refused, and only when the cache can
         serve the request; its exception propagates
-    :raises ValueError: ``onnxruntime-int8x2`` asked for by name and its cached record failed
-        the accuracy bar (same message as :func:`create_backend`)
+    :raises ValueError: a gated backend asked for by name and its cached record failed its
+        accuracy bar (same message as :func:`create_backend`)
     """
     if device != 'cpu' or name in GPU_ONLY or not all(
             importlib.util.find_spec(module) is not None for module in ('onnx', 'onnxruntime')):
@@ -124,9 +146,10 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
 
     if name == 'auto':
         record = cache.find_record(key, AUTO_RECORD)
-        if not record or record.get('choice') not in AUTO_CPU_ORDER:
-            return None  # never timed here: the full path times the candidates
-        order = (record['choice'],) + tuple(n for n in AUTO_CPU_ORDER if n != record['choice'])
+        candidates = auto_cpu_candidates()
+        if not record or record.get('choice') not in candidates:
+            return None  # never timed here (on this CPU): the full path times the candidates
+        order = (record['choice'],) + tuple(n for n in candidates if n != record['choice'])
     elif name in artifacts.ONNX_FILES:
         order = (name,)
     else:
@@ -137,7 +160,8 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
         graph = cache.find_file(key, artifacts.ONNX_FILES[candidate])
         record = cache.find_record(key, f'{GATED[candidate]}.json') \
             if candidate in GATED else None
-        if graph is None or (candidate in GATED and not artifacts.record_is_current(record)):
+        if graph is None or (candidate in GATED
+                             and not artifacts.record_is_current(record, GATED[candidate])):
             return None  # artefacts to build or measure: the full path
         if record is None or record.get('passed') or name != 'auto':
             break  # this one (an explicit name's failed record is refused below)
@@ -165,11 +189,12 @@ def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
     from crossinfonet_ros.backends import artifacts
 
     record = cache.read_record(source.key, AUTO_RECORD)
-    if record and record.get('choice') in AUTO_CPU_ORDER:
-        order = (record['choice'],) + tuple(n for n in AUTO_CPU_ORDER if n != record['choice'])
+    candidates = auto_cpu_candidates()
+    if record and record.get('choice') in candidates:
+        order = (record['choice'],) + tuple(n for n in candidates if n != record['choice'])
         return _first_that_builds(order, source, device, threads)
     built = {}
-    for name in AUTO_CPU_ORDER[:-1]:  # the ONNX Runtime candidates; torch is slower here
+    for name in candidates[:-1]:  # the ONNX Runtime candidates; torch is slower here
         try:
             built[name] = create_backend(name, source, device, threads)
         except (ValueError, RuntimeError) as error:

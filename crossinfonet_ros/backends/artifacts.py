@@ -1,10 +1,11 @@
 """Derived model files of one weights file (ONNX graphs), built once and cached.
 
 ``fp32.onnx`` is the exported inference graph; ``int8x2.onnx`` its split-int8 FC rewrite
-(:mod:`crossinfonet_ros.backends.fc_int8`), kept only when its accuracy record
-``int8x2.json`` says it stays within :data:`ACCURACY_BAR_MM` of the fp32 torch model;
-``fp16.onnx`` the same graph in fp16 with fp32 inputs and outputs, for GPUs (record
-``fp16.json``).
+(:mod:`crossinfonet_ros.backends.fc_int8`) and ``int8.onnx`` its static int8 quantisation
+(:mod:`crossinfonet_ros.backends.qdq_int8`), each kept only when its accuracy record
+(``int8x2.json``, ``int8.json``) says it stays within its bar (:data:`ACCURACY_BARS_MM`) of the
+fp32 torch model; ``fp16.onnx`` the same graph in fp16 with fp32 inputs and outputs, for GPUs
+(record ``fp16.json``).
 """
 
 import dataclasses
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 
 from crossinfonet_ros.backends import cache
-from crossinfonet_ros.backends.probe import ACCURACY_BAR_MM, joint_deviation, probe_crops
+from crossinfonet_ros.backends.probe import (ACCURACY_BAR_MM, INT8_ACCURACY_BAR_MM,
+                                             joint_deviation, probe_crops)
 from crossinfonet_ros.weights import WeightsMetadata, metadata_fingerprint
 
 if TYPE_CHECKING:  # torch and the model are imported when a model is built (fast start)
@@ -23,9 +25,16 @@ if TYPE_CHECKING:  # torch and the model are imported when a model is built (fas
 # Probe crops used for accuracy records (enough joints for a stable mean, fast to run).
 PROBE_COUNT = 16
 PROBE_SEED = 2019
+# Crops whose activations calibrate the int8 graph: probe hands of their own seed (never the
+# probe or evaluation crops).
+CALIBRATION_COUNT = 64
+CALIBRATION_SEED = 11
 # Cached graph file of each ONNX Runtime backend.
 ONNX_FILES = {'onnxruntime': 'fp32.onnx', 'onnxruntime-int8x2': 'int8x2.onnx',
-              'onnxruntime-fp16': 'fp16.onnx'}
+              'onnxruntime-int8': 'int8.onnx', 'onnxruntime-fp16': 'fp16.onnx'}
+# Accuracy bar of each record name (mean joint deviation from the fp32 torch model, mm).
+ACCURACY_BARS_MM = {'int8x2': ACCURACY_BAR_MM, 'int8': INT8_ACCURACY_BAR_MM,
+                    'fp16': ACCURACY_BAR_MM}
 
 
 @dataclasses.dataclass
@@ -79,6 +88,21 @@ def fp16_onnx(source: ModelSource) -> Path:
     return cache.cached_file(source.key, ONNX_FILES['onnxruntime-fp16'], build)
 
 
+def int8_onnx(source: ModelSource) -> Path:
+    """Static int8 QDQ graph of :func:`fp32_onnx`, calibrated on probe hands (accuracy not
+    checked here)."""
+    def build() -> bytes:
+        import onnx
+
+        from crossinfonet_ros.backends.qdq_int8 import static_int8
+
+        crops = probe_crops(CALIBRATION_COUNT, source.metadata.input_size,
+                            seed=CALIBRATION_SEED)
+        return static_int8(onnx.load(str(fp32_onnx(source))), crops).SerializeToString()
+
+    return cache.cached_file(source.key, ONNX_FILES['onnxruntime-int8'], build)
+
+
 def int8_dynamic_onnx(source: ModelSource) -> Path:
     """``quantize_dynamic`` of the big FC layers (for comparison; fails the accuracy bar)."""
     return _rewrite(source, 'int8dyn.onnx', 'dynamic_int8_fc')
@@ -88,31 +112,38 @@ def accuracy_record(source: ModelSource, name: str, run: Callable) -> dict:
     """Deviation of a backend from the fp32 torch model, measured once and cached.
 
     :param source: the weights
-    :param name: record name, e.g. ``'int8x2'``
+    :param name: record name, a key of :data:`ACCURACY_BARS_MM`
     :param run: ``crops -> (joints, heatmaps)`` of the backend under test
     :return: ``mean_mm``, ``max_mm``, ``spread_mm``, ``relative`` (probe crops, the weights'
         cube), ``bar_mm`` and ``passed``
     """
     record = cache.read_record(source.key, f'{name}.json')
-    if not record_is_current(record):
-        record = measure_deviation(source.model(), run, source.metadata.cube_mm)
+    if not record_is_current(record, name):
+        record = measure_deviation(source.model(), run, source.metadata.cube_mm,
+                                   bar_mm=ACCURACY_BARS_MM[name])
         cache.write_record(source.key, f'{name}.json', record)
     return record
 
 
-def record_is_current(record: Optional[dict]) -> bool:
-    """An accuracy record measured against the bar in force (else it is measured again)."""
-    return record is not None and record.get('bar_mm') == ACCURACY_BAR_MM
+def record_is_current(record: Optional[dict], name: str) -> bool:
+    """An accuracy record measured against its bar in force (else it is measured again).
+
+    :param record: the cached record, or None
+    :param name: record name, a key of :data:`ACCURACY_BARS_MM`
+    """
+    return record is not None and record.get('bar_mm') == ACCURACY_BARS_MM[name]
 
 
 def measure_deviation(model: 'CrossInfoNet', run: Callable, cube_mm: float,
-                      crops: Optional[np.ndarray] = None) -> dict:
+                      crops: Optional[np.ndarray] = None,
+                      bar_mm: float = ACCURACY_BAR_MM) -> dict:
     """Mean joint deviation of ``run`` from the unmodified fp32 torch model.
 
     :param model: the reference network
     :param run: ``crops -> (joints, heatmaps)`` under test
     :param cube_mm: cube that turns normalised units into mm
     :param crops: (N, 1, S, S) test crops; default: :func:`probe_crops`
+    :param bar_mm: the mean deviation it must stay under to pass
     """
     import torch
 
@@ -122,7 +153,7 @@ def measure_deviation(model: 'CrossInfoNet', run: Callable, cube_mm: float,
         reference = model.eval()(torch.from_numpy(crops), outputs='inference').joints.numpy()
     joints = np.concatenate([run(crops[i:i + 4])[0] for i in range(0, len(crops), 4)])
     result = joint_deviation(reference, joints, cube_mm)
-    result.update(bar_mm=ACCURACY_BAR_MM, passed=bool(result['mean_mm'] < ACCURACY_BAR_MM),
+    result.update(bar_mm=bar_mm, passed=bool(result['mean_mm'] < bar_mm),
                   crops=len(crops))
     return result
 

@@ -31,7 +31,8 @@ MAX_AGE_DAYS = 30
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # Sources whose changes alter the derived files.
-_CODE = ('model', 'backends/graph.py', 'backends/fc_int8.py', 'onnx_export.py')
+_CODE = ('model', 'backends/graph.py', 'backends/fc_int8.py', 'backends/qdq_int8.py',
+         'backends/probe.py', 'onnx_export.py')
 
 _fallback_root: Optional[Path] = None
 

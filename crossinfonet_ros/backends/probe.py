@@ -12,6 +12,11 @@ import numpy as np
 
 # Mean joint deviation from the fp32 torch output allowed for a fast path, mm (issue text).
 ACCURACY_BAR_MM = 0.1
+# The same for the static int8 graph (backends.qdq_int8), whose issue allows +0.2 mm of mean
+# error on unseen renders. A deviation d independent of an error e adds about d^2 / (3 e); the
+# shipped weights' 1.2 mm here added 0.03 mm on 500 renders, so 3 mm is about the +0.2 mm
+# (docs/backends.md).
+INT8_ACCURACY_BAR_MM = 3.0
 
 # Cube used to express deviations in mm when the weights do not say otherwise (spec 3.3: the
 # 250 mm NYU / ICVL test cube).

@@ -23,7 +23,7 @@ PARAMETERS = (
                     'weights/hands2017_synth.safetensors of the installed package'),
     ('device', 'auto', "Inference device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'"),
     ('backend', 'auto', "Inference backend: 'auto', 'torch', 'onnxruntime', "
-                        "'onnxruntime-int8x2', 'onnxruntime-fp16' (CUDA)"),
+                        "'onnxruntime-int8x2', 'onnxruntime-int8', 'onnxruntime-fp16' (CUDA)"),
     ('threads', 0, 'Inference threads (ONNX Runtime intra-op; torch set_num_threads); 0 = the '
                    'physical cores this process may run on (os.sched_getaffinity)'),
     ('depth_scale', 0.0, 'Metres per raw depth unit; 0 = from the encoding (16UC1/mono16: '
