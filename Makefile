@@ -28,7 +28,8 @@ test:
 	if [ -n "$$failed" ]; then echo "[test] failed on:$$failed" >&2; exit 1; fi
 
 bench: setup
-	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \
+	@$(ENV) && python bench/bench_codec.py && python bench/bench_segmentation.py \
+	  && python bench/bench_synth.py \
 	  && python bench/bench_inference.py && python bench/bench_training_step.py \
 	  && if [ -f bench/bench_node_latency.py ]; then python bench/bench_node_latency.py; fi
 
