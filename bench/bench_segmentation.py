@@ -53,10 +53,11 @@ def call_ms(function, repeats: int) -> tuple:
 
 
 def time_frames(frames, config: HandDetectorConfig, count: int, repeats: int,
-                buffers, chained: bool) -> dict:
-    """Per-frame median ms of ``detect`` and ``track`` over ``frames``; ``chained``: the track
-    seed is the previous frame's centre (a stream), else the frame's own detection."""
-    times = {'detect': [], 'track': []}
+                buffers, chained: bool, modes=('detect', 'track')) -> dict:
+    """Per-frame (best, median) ms of the ``modes`` (``detect``, ``track``) over ``frames``;
+    ``chained``: the track seed is the previous frame's centre (a stream), else the frame's
+    own detection."""
+    times = {mode: [] for mode in modes}
     reuse = {} if buffers is None else {'buffers': buffers}  # None: also runs older checkouts
     seed = None
     for _, depth, camera in frames:
@@ -72,10 +73,12 @@ def time_frames(frames, config: HandDetectorConfig, count: int, repeats: int,
                 frame = prepare_frame(depth, camera, config, **reuse)
                 return detect_hand(depth, camera, config, seed, frame=frame)
 
-            times['track'].append(call_ms(track, repeats))
+            if 'track' in times:
+                times['track'].append(call_ms(track, repeats))
             tracked = track()
             seed = tracked.center_mm if tracked else None
-        times['detect'].append(call_ms(detect, repeats))
+        if 'detect' in times:
+            times['detect'].append(call_ms(detect, repeats))
     return times
 
 
@@ -99,13 +102,16 @@ def main() -> None:
     parser.add_argument('--no-buffers', action='store_true',
                         help='new arrays every frame instead of reused ones')
     parser.add_argument('--no-real', action='store_true', help='skip the SR305 frames')
+    parser.add_argument('--modes', default='detect,track', help='comma-separated modes to time')
     args = parser.parse_args()
     sizes = [size for size in args.sizes.split(',') if size]
+    modes = tuple(mode for mode in args.modes.split(',') if mode)
     unknown = [size for size in sizes if size not in CAMERAS]
-    if unknown or args.streams < 0 or args.frames < 1 or args.repeats < 1:
-        parser.error(f'sizes must be among {", ".join(CAMERAS)} (got {", ".join(unknown)}), '
-                     f'streams >= 0, frames and repeats >= 1' if unknown else
-                     'need streams >= 0, frames >= 1 and repeats >= 1')
+    if unknown or not modes or set(modes) - {'detect', 'track'}:
+        parser.error(f'sizes must be among {", ".join(CAMERAS)} and modes among detect, track; '
+                     f'got --sizes {args.sizes} --modes {args.modes}')
+    if args.streams < 0 or args.frames < 1 or args.repeats < 1:
+        parser.error('need streams >= 0, frames >= 1 and repeats >= 1')
     config = HandDetectorConfig()
     count = PipelineConfig(detector=config).max_candidates
     buffers = None if args.no_buffers else FrameBuffers()
@@ -114,20 +120,20 @@ def main() -> None:
           f'{"new arrays" if args.no_buffers else "reused buffers"}')
     for size in sizes:
         camera = CAMERAS[size]
-        merged = {'detect': [], 'track': []}
+        merged = {mode: [] for mode in modes}
         for seed in range(args.streams):
             times = time_frames(rendered_stream(seed, args.frames, camera), config, count,
-                                args.repeats, buffers, chained=True)
+                                args.repeats, buffers, True, modes)
             for mode in merged:
                 merged[mode] += times[mode]
         report(f'rendered streams {size}', merged)
         report(f'rendered frames {size}',
                time_frames(rendered_frames(0, args.frames, camera), config, count,
-                           args.repeats, buffers, chained=False))
+                           args.repeats, buffers, False, modes))
     real = [] if args.no_real else real_frames()
     if real:
         report('real SR305 640x480', time_frames(real, config, count, args.repeats, buffers,
-                                                 chained=False))
+                                                 False, modes))
     elif not args.no_real:
         print('real SR305 frames: none found (../shared/real/sr305 or CROSSINFONET_REAL_DIR)')
 

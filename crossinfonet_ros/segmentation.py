@@ -47,8 +47,8 @@ within about ``refine_cube_mm / 2`` of the hand (a table the hand rests on) pull
 centre towards it.
 Tracking from the previous centre keeps working while the hand stays the bulk of the cube.
 
-Everything is in millimetres and the camera optical frame, like the codec. Speed (640x480
-uint16, 2 shared cores, ``bench/bench_codec.py``): ~0.6 ms to detect, ~0.3 ms to track.
+Everything is in millimetres and the camera optical frame, like the codec. What it costs per
+frame: ``bench/bench_segmentation.py`` and docs/detection.md.
 """
 
 from dataclasses import dataclass
