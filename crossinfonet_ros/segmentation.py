@@ -298,12 +298,27 @@ def _every_nth_true(flat: np.ndarray, step: int) -> np.ndarray:
     """Positions (int32, raster order) of the 0th, step-th, 2 step-th, ... True of ``flat``:
     the strided sample :func:`dominant_plane` keeps of all the valid readings, found block by
     block so that no frame-sized index array is made."""
+    if step == 1:  # fewer than 2 fit_points readings: their index array is small anyway
+        return np.flatnonzero(flat)
     indices, parts, seen = _raster_indices(flat.size), [], 0
     for start in range(0, flat.size, _BLOCK_PX):
         found = indices[start:start + _BLOCK_PX][flat[start:start + _BLOCK_PX]]
         parts.append(found[-seen % step::step])  # the global count of found[i] is seen + i
         seen += found.size
     return np.concatenate(parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _ray_slopes(intrinsics: Intrinsics, step: int, shape: tuple) -> tuple:
+    """x / z per working column and y / z per working row, float64 and float32 (the latter as
+    a column), read-only: the same for every frame of a camera."""
+    height, width = shape
+    x_per_z = (np.arange(width) * step - intrinsics.cx) / intrinsics.fx
+    y_per_z = (np.arange(height) * step - intrinsics.cy) / intrinsics.fy
+    slopes = (x_per_z, y_per_z, x_per_z.astype(np.float32), y_per_z.astype(np.float32)[:, None])
+    for array in slopes:
+        array.flags.writeable = False
+    return slopes
 
 
 @functools.lru_cache(maxsize=8)
@@ -315,8 +330,13 @@ def _raster_indices(size: int) -> np.ndarray:
 
 
 def _median(values: np.ndarray) -> float:
-    stride = max(1, values.size // _MAX_SAMPLES)
-    return float(np.median(values[::stride]))
+    """np.median of the strided sample (its arithmetic: the middle value, or the float mean of
+    the middle two), without its generic overhead; the values are finite."""
+    values = values[::max(1, values.size // _MAX_SAMPLES)]
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    return float(np.partition(values, [middle - 1, middle])[middle - 1:middle + 1].mean())
 
 
 class _BandFrame:
@@ -338,13 +358,10 @@ class _BandFrame:
                                       out=buffers.take('band_valid', shape, bool))
         self.valid &= np.less_equal(self.depth, config.max_depth_mm,
                                     out=buffers.take('band_scratch', shape, bool))
-        height, width = shape
         # x / z of each column and y / z of each row (pixel (i, j) of the sub-sampling is pixel
-        # (step i, step j) of the frame).
-        self.x_per_z = (np.arange(width) * self.step - intrinsics.cx) / intrinsics.fx
-        self.y_per_z = (np.arange(height) * self.step - intrinsics.cy) / intrinsics.fy
-        self._x_per_z32 = self.x_per_z.astype(np.float32)
-        self._y_per_z32 = self.y_per_z.astype(np.float32)[:, None]
+        # (step i, step j) of the frame), and their float32 copies.
+        self.x_per_z, self.y_per_z, self._x_per_z32, self._y_per_z32 = _ray_slopes(
+            intrinsics, self.step, shape)
         self.plane = None
         self._surfaces = None  # computed on first use (surfaces())
         self.ends = {}  # surface label -> its two end starts (_object_ends)
