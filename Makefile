@@ -30,7 +30,8 @@ test:
 # The node-latency table: REAL=<SR305 folder> (default ../shared/real/sr305/20210326-230536),
 # DEVICE=<cpu|cuda|...> passed to the node in every run.
 bench: setup
-	@$(ENV) && python bench/bench_codec.py && python bench/bench_synth.py \
+	@$(ENV) && python bench/bench_codec.py && python bench/bench_segmentation.py \
+	  && python bench/bench_synth.py \
 	  && python bench/bench_inference.py && python bench/bench_training_step.py \
 	  && python bench/bench_latency_table.py $(if $(REAL),--real-frames $(REAL)) \
 	     $(if $(DEVICE),--device $(DEVICE))

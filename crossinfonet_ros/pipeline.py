@@ -20,6 +20,7 @@ import numpy as np
 from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.codec import Crop, joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.hand_fit import surface_distance
 from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
@@ -149,6 +150,8 @@ class HandPosePipeline:
         self._seed_mm: Optional[np.ndarray] = None  # last frame's segmented centre of mass
         self._palm_mm: Optional[np.ndarray] = None  # last frame's predicted palm centre
         self._side: Optional[str] = None  # the tracked hand's side
+        # The segmentation's working arrays, reused frame after frame (one frame at a time).
+        self._buffers = FrameBuffers()
 
     def reset(self) -> None:
         """Forget the tracking seed, the hand's side and the filter history."""
@@ -301,7 +304,7 @@ class HandPosePipeline:
         :param time_s: the frame's time stamp, s (for the filter)
         """
         started = time.perf_counter()
-        frame = prepare_frame(depth_mm, intrinsics, self.config.detector)
+        frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers)
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
         timings['segment'] = (time.perf_counter() - started) * 1e3
         best, reason = None, ''

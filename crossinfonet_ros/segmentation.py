@@ -47,17 +47,19 @@ within about ``refine_cube_mm / 2`` of the hand (a table the hand rests on) pull
 centre towards it.
 Tracking from the previous centre keeps working while the hand stays the bulk of the cube.
 
-Everything is in millimetres and the camera optical frame, like the codec. Speed (640x480
-uint16, 2 shared cores, ``bench/bench_codec.py``): ~0.6 ms to detect, ~0.3 ms to track.
+Everything is in millimetres and the camera optical frame, like the codec. What it costs per
+frame: ``bench/bench_segmentation.py`` and docs/detection.md.
 """
 
 from dataclasses import dataclass
+import functools
 from typing import Optional
 
 import cv2
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.frame_buffers import FrameBuffers, FreshBuffers
 from crossinfonet_ros.planes import PlaneConfig, dominant_plane
 
 
@@ -156,7 +158,8 @@ class Detection:
 
 
 def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
-                  config: HandDetectorConfig = HandDetectorConfig()) -> '_BandFrame':
+                  config: HandDetectorConfig = HandDetectorConfig(),
+                  buffers: Optional[FrameBuffers] = None) -> '_BandFrame':
     """Step 1 for one frame (sub-sampling, band, dominant plane removed), to share between a
     :func:`detect_hand` with a seed and a :func:`detect_hand_candidates` on the same frame (the
     pipeline after a lost track): the plane fit (~1 ms) then runs once.
@@ -164,6 +167,8 @@ def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param depth_mm: (H, W) depth in mm (as :func:`detect_hand`)
     :param intrinsics: camera of ``depth_mm``
     :param config: detector parameters (the detection calls given this frame use its config)
+    :param buffers: arrays to reuse for the frame's working copies (a stream's frames, one after
+        another: the frame is then valid until the next one prepared with them); None: new ones
     :raises ValueError: a depth image that does not match ``intrinsics`` or is not numeric
     """
     depth = np.asarray(depth_mm)
@@ -172,7 +177,7 @@ def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
                          f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
     if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
         raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
-    frame = _BandFrame(depth, intrinsics, config)
+    frame = _BandFrame(depth, intrinsics, config, buffers)
     frame.source = depth_mm
     return frame
 
@@ -229,11 +234,14 @@ def detect_hand_candidates(depth_mm: np.ndarray, intrinsics: Intrinsics,
     frame = _frame_for(depth_mm, intrinsics, config, frame)
     if not frame.valid.any():
         return [_no_valid_depth(config, seeded=False)]
-    valid = frame.valid.copy()  # objects are set aside in frame.valid while searching
+    # Objects are set aside in frame.valid while searching; it is restored in place (its array
+    # may be a reused buffer).
+    kept = frame.buffers.take('band_valid_kept', frame.valid.shape, bool)
+    np.copyto(kept, frame.valid)
     try:
         return _candidates(frame, config, max(1, int(count)))
     finally:
-        frame.valid = valid
+        np.copyto(frame.valid, kept)
 
 
 def _candidates(frame: '_BandFrame', config: HandDetectorConfig, count: int) -> list:
@@ -282,60 +290,149 @@ def _no_valid_depth(config: HandDetectorConfig, seeded: bool) -> Detection:
 _MAX_SAMPLES = 4096
 
 
+# Pixels per block of _every_nth_true: its index arrays stay below 64 KB.
+_BLOCK_PX = 8192
+
+
+def _every_nth_true(flat: np.ndarray, step: int) -> np.ndarray:
+    """Positions (int32, raster order) of the 0th, step-th, 2 step-th, ... True of ``flat``:
+    the strided sample :func:`dominant_plane` keeps of all the valid readings, found block by
+    block so that no frame-sized index array is made."""
+    if step == 1:  # fewer than 2 fit_points readings: their index array is small anyway
+        return np.flatnonzero(flat)
+    indices, parts, seen = _raster_indices(flat.size), [], 0
+    for start in range(0, flat.size, _BLOCK_PX):
+        found = indices[start:start + _BLOCK_PX][flat[start:start + _BLOCK_PX]]
+        parts.append(found[-seen % step::step])  # the global count of found[i] is seen + i
+        seen += found.size
+    return np.concatenate(parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _ray_slopes(intrinsics: Intrinsics, step: int, shape: tuple) -> tuple:
+    """x / z per working column and y / z per working row, float64 and float32 (the latter as
+    a column), read-only: the same for every frame of a camera."""
+    height, width = shape
+    x_per_z = (np.arange(width) * step - intrinsics.cx) / intrinsics.fx
+    y_per_z = (np.arange(height) * step - intrinsics.cy) / intrinsics.fy
+    slopes = (x_per_z, y_per_z, x_per_z.astype(np.float32), y_per_z.astype(np.float32)[:, None])
+    for array in slopes:
+        array.flags.writeable = False
+    return slopes
+
+
+@functools.lru_cache(maxsize=8)
+def _raster_indices(size: int) -> np.ndarray:
+    """0 .. size-1 as int32, read-only (shared between frames and threads)."""
+    indices = np.arange(size, dtype=np.int32)
+    indices.flags.writeable = False
+    return indices
+
+
 def _median(values: np.ndarray) -> float:
-    stride = max(1, values.size // _MAX_SAMPLES)
-    return float(np.median(values[::stride]))
+    """np.median of the strided sample (its arithmetic: the middle value, or the float mean of
+    the middle two), without its generic overhead; the values are finite."""
+    values = values[::max(1, values.size // _MAX_SAMPLES)]
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    return float(np.partition(values, [middle - 1, middle])[middle - 1:middle + 1].mean())
 
 
 class _BandFrame:
     """The strided sub-sampling of a frame, its in-band mask, and 3D points of pixel windows."""
 
-    def __init__(self, depth: np.ndarray, intrinsics: Intrinsics, config: HandDetectorConfig):
+    def __init__(self, depth: np.ndarray, intrinsics: Intrinsics, config: HandDetectorConfig,
+                 buffers: Optional[FrameBuffers] = None):
         self.source = None  # the image given to prepare_frame (detection checks it gets that)
         self.step = int(config.downsample)
         self.config = config
         self.intrinsics = intrinsics
-        self.depth = depth[::self.step, ::self.step].astype(np.float32)
+        self.buffers = buffers = FreshBuffers() if buffers is None else buffers
+        strided = depth[::self.step, ::self.step]
+        shape = strided.shape
+        self.depth = buffers.take('band_depth', shape, np.float32)
+        np.copyto(self.depth, strided, casting='unsafe')  # astype(float32) in place
         # NaN compares False, so it is out of band like 0 and inf.
-        self.valid = (self.depth >= config.min_depth_mm) & (self.depth <= config.max_depth_mm)
-        height, width = self.depth.shape
+        self.valid = np.greater_equal(self.depth, config.min_depth_mm,
+                                      out=buffers.take('band_valid', shape, bool))
+        self.valid &= np.less_equal(self.depth, config.max_depth_mm,
+                                    out=buffers.take('band_scratch', shape, bool))
         # x / z of each column and y / z of each row (pixel (i, j) of the sub-sampling is pixel
-        # (step i, step j) of the frame).
-        self.x_per_z = (np.arange(width) * self.step - intrinsics.cx) / intrinsics.fx
-        self.y_per_z = (np.arange(height) * self.step - intrinsics.cy) / intrinsics.fy
+        # (step i, step j) of the frame), and their float32 copies.
+        self.x_per_z, self.y_per_z, self._x_per_z32, self._y_per_z32 = _ray_slopes(
+            intrinsics, self.step, shape)
         self.plane = None
         self._surfaces = None  # computed on first use (surfaces())
         self.ends = {}  # surface label -> its two end starts (_object_ends)
-        if config.planes.enabled and self.valid.any():
+        if config.planes.enabled:
             self._remove_plane(config.planes)
 
     def _remove_plane(self, config: PlaneConfig) -> None:
-        """Step 0: mark the readings on the dominant plane invalid."""
-        rows, cols = np.nonzero(self.valid)
-        points = self.points(rows, cols)
-        self.plane = dominant_plane(points, config)
-        if self.plane is not None:
-            on_plane = self.plane.distance(points) <= config.inlier_mm
-            self.valid[rows[on_plane], cols[on_plane]] = False
+        """Step 0: mark the readings on the dominant plane invalid.
+
+        The plane is fitted on at most ``fit_points`` evenly strided readings (what
+        :func:`dominant_plane` keeps of them all), so only those become 3D points; the
+        readings on the plane are then found over the whole band at once."""
+        count = np.count_nonzero(self.valid)
+        if count == 0:
+            return
+        positions = _every_nth_true(self.valid.reshape(-1), max(1, count // config.fit_points))
+        rows, cols = np.divmod(positions, self.depth.shape[1])
+        z = self.depth[rows, cols].astype(np.float64)
+        # Coordinates as rows, handed over as an (N, 3) view: dominant_plane works on rows.
+        coords = np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z])
+        self.plane = dominant_plane(coords.T, config, self.buffers)
+        if self.plane is None:
+            return
+        # |n . (z x/z, z y/z, z) - offset| = |z (n_x x/z + n_y y/z + n_z) - offset|
+        normal, shape = self.plane.normal, self.depth.shape
+        distance = np.add((normal[1] * self.y_per_z + normal[2])[:, None],
+                          normal[0] * self.x_per_z,
+                          out=self.buffers.take('plane_distance', shape, np.float64))
+        with np.errstate(invalid='ignore', over='ignore'):  # inf x 0 at out-of-band readings
+            np.multiply(distance, self.depth, out=distance)
+            np.subtract(distance, self.plane.offset, out=distance)
+            np.abs(distance, out=distance)
+        off_plane = np.greater(distance, config.inlier_mm,
+                               out=self.buffers.take('band_scratch', shape, bool))
+        self.valid &= off_plane
 
     def points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(N, 3) float64 mm: the 3D points of the readings at working-resolution pixels."""
         z = self.depth[rows, cols].astype(np.float64)
         return np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z], axis=1)
 
+    def band_depths(self) -> np.ndarray:
+        """The depths of the valid readings (raster order) in a scratch array of the frame's
+        buffers: the caller may reorder it."""
+        flat = self.valid.reshape(-1)
+        scratch = self.buffers.take('band_depths', (flat.size,), np.float32)
+        return np.compress(flat, self.depth.reshape(-1),
+                           out=scratch[:np.count_nonzero(flat)])
+
     def surfaces(self) -> np.ndarray:
         """Labels (int32, 0 = none) of the connected surfaces of the readings valid when first
         asked: 8-neighbours joined unless their depths differ by more than ``depth_jump_mm``."""
         if self._surfaces is None:
-            depth, limit = self.depth, self.config.depth_jump_mm
-            jump = np.zeros(depth.shape, dtype=bool)
-            across = np.abs(np.diff(depth, axis=1)) > limit
-            down = np.abs(np.diff(depth, axis=0)) > limit
-            jump[:, 1:] |= across
-            jump[:, :-1] |= across
-            jump[1:, :] |= down
-            jump[:-1, :] |= down
-            self._surfaces = cv2.connectedComponents((self.valid & ~jump).view(np.uint8),
+            depth, limit, take = self.depth, self.config.depth_jump_mm, self.buffers.take
+            height, width = depth.shape
+            joined = take('surface_joined', depth.shape, bool)  # valid and no jump beside
+            np.copyto(joined, self.valid)
+            for axis, shape in ((1, (height, width - 1)), (0, (height - 1, width))):
+                step = take(f'surface_step{axis}', shape, np.float32)
+                jump = take(f'surface_jump{axis}', shape, bool)
+                ahead = (slice(None), slice(1, None)) if axis else (slice(1, None), slice(None))
+                behind = (slice(None), slice(None, -1)) if axis else (slice(None, -1), slice(None))
+                with np.errstate(invalid='ignore'):  # inf - inf at out-of-band readings
+                    np.subtract(depth[ahead], depth[behind], out=step)
+                np.abs(step, out=step)
+                # Not a jump where the step is NaN (a reading missing): as np.diff > limit.
+                kept = np.logical_not(np.greater(step, limit, out=jump), out=jump)
+                joined[ahead] &= kept
+                joined[behind] &= kept
+            labels = take('surface_labels', depth.shape, np.int32)
+            self._surfaces = cv2.connectedComponents(joined.view(np.uint8), labels,
                                                      connectivity=8, ltype=cv2.CV_32S)[1]
         return self._surfaces
 
@@ -349,8 +446,8 @@ class _BandFrame:
         cols = self._window(center[0], half, z_near, z_far, self.x_per_z)
         rows = self._window(center[1], half, z_near, z_far, self.y_per_z)
         z = self.depth[rows, cols]
-        x = z * self.x_per_z[cols].astype(np.float32)
-        y = z * self.y_per_z[rows, None].astype(np.float32)
+        x = z * self._x_per_z32[cols]
+        y = z * self._y_per_z32[rows]
         inside = (self.valid[rows, cols] & (np.abs(x - center[0]) <= half)
                   & (np.abs(y - center[1]) <= half) & (np.abs(z - center[2]) <= half))
         return np.stack([x[inside], y[inside], z[inside]])
@@ -370,10 +467,13 @@ def _nearest_object(frame: _BandFrame):
     component and the component's pixels (working resolution), or ``(None, reason, slab)``
     with the nearest object's slab mask when its largest component is too small."""
     config = frame.config
-    in_band = frame.depth[frame.valid]
+    in_band = frame.band_depths()
     rank = min(int(config.near_rank_px), in_band.size) - 1
-    front = float(np.partition(in_band, rank)[rank])
-    slab = frame.valid & (frame.depth <= front + config.band_mm)
+    in_band.partition(rank)  # in place: the gathered depths are a scratch copy
+    front = float(in_band[rank])
+    slab = np.less_equal(frame.depth, front + config.band_mm,
+                         out=frame.buffers.take('slab', frame.depth.shape, bool))
+    slab &= frame.valid
     # Label only the slab's bounding box: usually a hand-sized patch, ~30x cheaper than the frame.
     rows = np.flatnonzero(slab.any(axis=1))
     cols = np.flatnonzero(slab.any(axis=0))

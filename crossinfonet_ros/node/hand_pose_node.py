@@ -55,6 +55,7 @@ import crossinfonet_ros
 from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.cpus import usable_cores
 from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
 from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
@@ -132,6 +133,7 @@ class HandPoseNode(LifecycleNode):
         self._throttle = Throttle(WARN_PERIOD_S)
         self._camera_infos = IntrinsicsByStamp()  # valid camera infos, matched to images
         self._used_intrinsics: Optional[Intrinsics] = None  # last frame's, worker thread only
+        self._depth_buffers = FrameBuffers()  # converted depth images, worker thread only
         self._markers_shown = False
         self._autostarting = bool(self._values['autostart'])
         self._transition_error = ''  # why the last configure / activate failed
@@ -489,7 +491,9 @@ class HandPoseNode(LifecycleNode):
             return None
         started = time.perf_counter()
         try:
-            depth_mm = image_to_mm(msg, self.params.depth_scale)
+            # The worker's frames are converted into reused arrays; a direct call gets its own.
+            buffers = self._depth_buffers if threading.current_thread() is self._worker else None
+            depth_mm = image_to_mm(msg, self.params.depth_scale, buffers)
         except DepthImageError as error:
             self.stats.reject(error.kind)
             self._warn(error.kind, f'dropping depth image: {error}')

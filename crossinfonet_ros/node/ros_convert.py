@@ -11,8 +11,11 @@ become 0 (= no reading, the codec's convention).
 """
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
+
+from crossinfonet_ros.frame_buffers import FrameBuffers, FreshBuffers
 
 # encoding -> (numpy dtype without byte order, metres per raw unit by default)
 ENCODINGS = {
@@ -73,7 +76,8 @@ def check_layout(height: int, width: int, encoding: str, is_bigendian: bool, ste
 
 
 def depth_to_mm(height: int, width: int, encoding: str, is_bigendian: bool, step: int, data,
-                depth_scale: float = 0.0) -> np.ndarray:
+                depth_scale: float = 0.0,
+                buffers: Optional[FrameBuffers] = None) -> np.ndarray:
     """Convert raw Image fields to depth in millimetres.
 
     :param height: rows
@@ -84,7 +88,10 @@ def depth_to_mm(height: int, width: int, encoding: str, is_bigendian: bool, step
     :param data: the pixel bytes (bytes, bytearray, array.array('B'), memoryview)
     :param depth_scale: metres per raw unit; 0 = the encoding's default (0.001 for 16-bit,
         1 for 32FC1)
-    :returns: (height, width) uint16 or float32 depth in mm, 0 = no reading
+    :param buffers: where a converted copy is written, reused frame after frame (the result is
+        then valid until the next conversion with them); None: a new array
+    :returns: (height, width) uint16 or float32 depth in mm, 0 = no reading; a view of
+        ``data`` when it already is native, unpadded millimetre integers
     :raises DepthImageError: see :func:`check_layout`; negative or non-finite ``depth_scale``
     """
     if not (np.isfinite(depth_scale) and depth_scale >= 0):
@@ -92,27 +99,37 @@ def depth_to_mm(height: int, width: int, encoding: str, is_bigendian: bool, step
                                              f'{depth_scale}')
     raw = np.frombuffer(memoryview(data).cast('B'), dtype=np.uint8)
     layout = check_layout(height, width, encoding, is_bigendian, step, raw.size)
+    take = (FreshBuffers() if buffers is None else buffers).take
+    shape = (layout.height, layout.width)
     rows = raw.reshape(layout.height, layout.step)[:, :layout.width * layout.dtype.itemsize]
-    # A padded or byte-swapped view is copied once into a native, contiguous array.
-    values = np.ascontiguousarray(rows).view(layout.dtype).astype(layout.dtype.newbyteorder('='),
-                                                                  copy=False)
+    values = rows.view(layout.dtype)  # rows stay contiguous within: a view, padding skipped
+    native = layout.dtype.newbyteorder('=')
     default_scale = ENCODINGS[encoding][1]
     scale_mm = (depth_scale or default_scale) * 1000.0
-    if values.dtype == np.uint16 and scale_mm == 1.0:
-        return values
+    if native == np.uint16 and scale_mm == 1.0:
+        if values.dtype == native and values.flags.c_contiguous:
+            return values
+        # A padded or byte-swapped image is copied once into a native, contiguous array.
+        depth = take('depth_mm', shape, native)
+        np.copyto(depth, values)
+        return depth
+    depth = take('depth_mm', shape, np.float32)
     # Readings beyond float32 after scaling overflow to inf, and inf * 0 is NaN: both become "no
     # reading" below, so numpy's warnings (printed from the node's worker thread) are silenced.
     with np.errstate(over='ignore', invalid='ignore'):
-        depth = values.astype(np.float32) * np.float32(scale_mm)
+        np.multiply(values, np.float32(scale_mm), out=depth, casting='unsafe')
     # NaN compares False: NaN, inf and negative readings all become "no reading".
-    depth[~((depth > 0) & (depth < np.inf))] = 0.0
+    reading = np.greater(depth, 0, out=take('depth_reading', shape, bool))
+    reading &= np.less(depth, np.inf, out=take('depth_finite', shape, bool))
+    np.copyto(depth, 0.0, where=np.logical_not(reading, out=reading))
     return depth
 
 
-def image_to_mm(msg, depth_scale: float = 0.0) -> np.ndarray:
+def image_to_mm(msg, depth_scale: float = 0.0,
+                buffers: Optional[FrameBuffers] = None) -> np.ndarray:
     """:func:`depth_to_mm` of a sensor_msgs/Image (or any object with its fields)."""
     return depth_to_mm(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian), msg.step,
-                       msg.data, depth_scale)
+                       msg.data, depth_scale, buffers)
 
 
 def encode_depth(depth_mm: np.ndarray, encoding: str = '16UC1', is_bigendian: bool = False,
