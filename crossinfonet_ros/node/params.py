@@ -41,10 +41,13 @@ PARAMETERS = (
                            "'right' or 'left'. A hand of the other side than the weights' "
                            'runs mirrored; HandPose.handedness, the wrist frame and the '
                            'marker colour follow it'),
-    ('hand_classifier', '', "Hand or not: the classifier file that decides whether the kept "
-                            "crop is a hand (else HandPose.detected is false); '' = the "
-                            "shipped weights/hand_or_not.safetensors, 'none' = off (the most "
-                            'hand-like object in the depth band is always taken for a hand)'),
+    # 'none' here so a node built without the params file (the tests, on random weights)
+    # behaves as before; config/hand.yaml (launch file, demo) turns the shipped one on.
+    ('hand_classifier', 'none', "Hand or not: the classifier file that decides whether the "
+                                "kept crop is a hand (else HandPose.detected is false); '' = "
+                                "the shipped weights/hand_or_not.safetensors (config/hand.yaml "
+                                "sets it), 'none' = off (the most hand-like object in the "
+                                'depth band is always taken for a hand)'),
     ('hand_threshold', 0.0, 'Hand or not: P(hand) bar, 0..1; 0 = the one calibrated in the '
                             'classifier file (docs/detection.md)'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
