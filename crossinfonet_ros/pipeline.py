@@ -22,6 +22,7 @@ from crossinfonet_ros.codec import Crop, joints_to_crop_uv
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.hand_fit import surface_distance
+from crossinfonet_ros.hand_gate import HandGate
 from crossinfonet_ros.hand_frame import wrist_pose
 from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
 from crossinfonet_ros.mirror import HANDEDNESS_MODES, SIDES, check_side, crop_side, \
@@ -73,6 +74,9 @@ class PipelineConfig:
     # slid onto another object); 0 = off (the default, for the same reason: the scale depends on
     # the weights). A track is always re-detected when the segmentation loses it.
     lost_track_confidence: float = 0.0
+    # Hand or not: the kept crop must pass the hand classifier, else detected false
+    # (hand_gate.py); the default, without a classifier, takes every crop for a hand.
+    hand_gate: HandGate = field(default_factory=HandGate)
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare arrays ambiguously
@@ -94,6 +98,10 @@ class HandResult:
     handedness: str = ''  # the hand's side, 'right' or 'left'; '' when not detected
     crop: Optional[Crop] = None  # the network input (for the debug image; mirrored: see below)
     crop_side: str = 'right'  # side whose frame ``crop`` is cut from (mirror.crop_side)
+    hand_score: float = 0.0  # mean heat-map confidence of the kept crop, 0..1
+    # The kept skeleton's surface distance (hand_fit), mm; inf when not measured (one side).
+    surface_fit_mm: float = float('inf')
+    hand_probability: float = float('nan')  # the hand gate's P(hand); nan without a classifier
     timings_ms: Dict[str, float] = field(default_factory=dict)  # TIMED_STAGES, ms
 
     def crop_joints_uv(self, intrinsics: Intrinsics) -> np.ndarray:
@@ -312,7 +320,8 @@ class HandPosePipeline:
             tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
             best, reason = self._try([tracked], depth_mm, intrinsics, timings,
                                      self._sides(tracked=True))
-        if best is None or best.score < self.config.lost_track_confidence:
+        if (best is None or best.score < self.config.lost_track_confidence
+                or self.config.hand_gate.check(best.crop.depth)[1]):
             # No track, or a track that no longer looks like a hand: detect afresh.
             candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
             fresh, fresh_reason = self._try(candidates, depth_mm, intrinsics, timings,
@@ -325,7 +334,12 @@ class HandPosePipeline:
             best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
             if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
                 best = self._redecide(best, depth_mm, intrinsics, timings)
-        return self._result(best, depth_mm.shape, timings, time_s)
+        probability, verdict = self.config.hand_gate.check(best.crop.depth)
+        if verdict:
+            self.reset()
+            return HandResult(False, verdict, hand_probability=probability,
+                              hand_score=best.score, timings_ms=timings)
+        return self._result(best, depth_mm.shape, timings, time_s, probability)
 
     def _redecide(self, best: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
                   timings: dict) -> '_Attempt':
@@ -360,7 +374,7 @@ class HandPosePipeline:
         return HandResult(**dict(self._fields(best, depth_mm.shape), timings_ms=timings))
 
     def _result(self, best: '_Attempt', shape: Tuple[int, int], timings: dict,
-                time_s: float) -> HandResult:
+                time_s: float, probability: float) -> HandResult:
         """The frame's result from the winning attempt; updates the track and the filter."""
         native_m = best.joints_mm / 1000.0
         if self._filter is not None:
@@ -370,7 +384,8 @@ class HandPosePipeline:
         self._seed_mm = np.asarray(best.detection.center_mm, dtype=np.float64)
         self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
         self._side = best.side
-        return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings))
+        return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings,
+                                 hand_probability=probability))
 
     def _fields(self, best: '_Attempt', shape: Tuple[int, int],
                 native_m: Optional[np.ndarray] = None) -> dict:
@@ -391,7 +406,8 @@ class HandPosePipeline:
             native_m=native_m, wrist_position_m=position, wrist_orientation=orientation,
             center_m=tuple(float(v) / 1000.0 for v in side_points(crop.center_mm, view)),
             cube_m=cube_mm / 1000.0, roi=(x0c, y0c, x1c - x0c, y1c - y0c),
-            tracked=bool(detection.seeded), handedness=best.side, crop=crop, crop_side=view)
+            tracked=bool(detection.seeded), handedness=best.side, crop=crop, crop_side=view,
+            hand_score=best.score, surface_fit_mm=best.fit_mm)
 
 
 def _better_sides(attempts: list) -> list:

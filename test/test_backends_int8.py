@@ -14,8 +14,7 @@ from onnx import numpy_helper
 import pytest
 
 from crossinfonet_ros import cpus
-from crossinfonet_ros.backends import (AUTO_CPU_ORDER, AUTO_RECORD, ModelSource,
-                                       auto_cpu_candidates, cache, create_backend,
+from crossinfonet_ros.backends import (AUTO_RECORD, ModelSource, cache, create_backend,
                                        create_cached_backend)
 from crossinfonet_ros.backends import artifacts
 from crossinfonet_ros.backends.probe import INT8_ACCURACY_BAR_MM, probe_crops
@@ -62,13 +61,6 @@ def test_an_unreadable_cpuinfo_means_no_flags(tmp_path, cpu_without_vnni, monkey
     assert 'avx2' in cpus.cpu_flags() and not cpus.has_int8_dot_product()  # the fixture's file
     monkeypatch.setenv(cpus.CPUINFO_ENV, cpuinfo(tmp_path, X86_VNNI))
     assert cpus.has_int8_dot_product()
-
-
-def test_auto_offers_int8_only_with_int8_dot_product_instructions():
-    assert auto_cpu_candidates({'avx2', 'fma'}) == tuple(
-        name for name in AUTO_CPU_ORDER if name != 'onnxruntime-int8')
-    assert auto_cpu_candidates({'avx2', 'avx512_vnni'}) == AUTO_CPU_ORDER
-    assert auto_cpu_candidates({'asimd', 'i8mm'})[0] == 'onnxruntime-int8'
 
 
 def test_the_int8_graph_quantises_all_but_the_early_convs_and_the_small_fcs(random_source):
@@ -119,20 +111,18 @@ def test_calibration_needs_crops(random_source):
                     np.zeros((0, 1, 96, 96)))
 
 
-@pytest.mark.parametrize('vnni', [False, True])
-def test_auto_times_int8_only_where_the_cpu_has_the_instructions(
-        source, int8_backend, tmp_path, cpu_without_vnni, monkeypatch, vnni):
-    if vnni:
-        monkeypatch.setenv(cpus.CPUINFO_ENV, cpuinfo(tmp_path, X86_VNNI))
-    timed = vnni
+def test_auto_times_int8_also_without_int8_dot_product_instructions(source, int8_backend,
+                                                                      cpu_without_vnni):
+    """Without VNNI ORT's int8 kernels lose some speed but beat fp32 on an AVX2 EPYC (network
+    12.96 against 17.6 ms in the node at 60 Hz): the timing decides, not the flags."""
     (cache.entry_dir(source.key) / AUTO_RECORD).unlink(missing_ok=True)
     create_backend('auto', source, 'cpu', 1)
     record = cache.read_record(source.key, AUTO_RECORD)
-    assert ('onnxruntime-int8' in record['batch1_ms']) is timed
-    # A choice made on another CPU is not served here from the cache alone.
+    assert 'onnxruntime-int8' in record['batch1_ms']
+    assert record['choice'] == min(record['batch1_ms'], key=record['batch1_ms'].get)
     cache.write_record(source.key, AUTO_RECORD, {**record, 'choice': 'onnxruntime-int8'})
     served = create_cached_backend('auto', source.key, 'cpu', 1, lambda: None)
-    assert (served is not None and served.name == 'onnxruntime-int8') is timed
+    assert served is not None and served.name == 'onnxruntime-int8'
     (cache.entry_dir(source.key) / AUTO_RECORD).unlink()
 
 

@@ -42,6 +42,8 @@ def test_threads_default_to_the_usable_cores():
     (dict(one_euro_beta=-0.1), 'one_euro_beta'),
     (dict(max_pending_frames=0), 'max_pending_frames must be in 1..30'),
     (dict(max_pending_frames=31), 'max_pending_frames must be in 1..30'),
+    (dict(hand_threshold=-0.1), r'hand_threshold must be in \[0, 1\)'),
+    (dict(hand_threshold=1.0), r'hand_threshold must be in \[0, 1\)'),
 ])
 def test_bad_values_name_the_parameter(changes, words):
     with pytest.raises(ValueError, match=words):

@@ -7,13 +7,13 @@
                           GEMMs (:mod:`.fc_int8`); the fastest accurate CPU backend
                           here, used only while its measured deviation from the fp32
                           torch model stays under the 0.1 mm bar
+``onnxruntime-int8``      static int8 convolutions and big FC layers (QDQ, per-channel
+                          7-bit weights, calibrated on probe hands; :mod:`.qdq_int8`),
+                          used while it stays under its bar
+                          (:data:`~.probe.INT8_ACCURACY_BAR_MM`); faster than fp32 with
+                          or without VNNI (docs/backends.md)
 ``onnxruntime-fp16``      the graph in fp16 on a GPU: TensorRT's execution provider
                           (fp16 engines) where installed, else CUDA's; same 0.1 mm bar
-``onnxruntime-int8``      static int8 convolutions and big FC layers (QDQ, per-channel,
-                          calibrated on probe hands; :mod:`.qdq_int8`); used by 'auto'
-                          only on CPUs with int8 dot-product instructions (VNNI, Arm
-                          dot product) and while it stays under its bar
-                          (:data:`~.probe.INT8_ACCURACY_BAR_MM`)
 ========================  ===========================================================
 
 Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
@@ -21,8 +21,7 @@ Plain int8 (``quantize_dynamic``) and fp16 FC weights were measured and rejected
 
 ``auto`` on CUDA picks ``onnxruntime-fp16`` and falls back to ``torch`` (fp32) with one warning
 when this onnxruntime has no GPU provider or the fp16 graph misses the bar. On CPU it builds
-the ONNX Runtime candidates that are available, suit this CPU (:func:`auto_cpu_candidates`) and
-are accurate enough, times each at batch 1 once per weights content on this machine, caches the
+the ONNX Runtime candidates that are available and accurate enough, times each at batch 1 once per weights content on this machine, caches the
 choice (``auto_cpu.json``) and uses the fastest; ``torch`` is the last resort.
 
 :func:`create_cached_backend` rebuilds an ONNX Runtime backend (or 'auto''s cached choice) from
@@ -33,7 +32,6 @@ import importlib.util
 import logging
 from typing import Callable, Iterable, Optional
 
-from crossinfonet_ros import cpus
 from crossinfonet_ros.backends import cache
 from crossinfonet_ros.backends.artifacts import ModelSource
 from crossinfonet_ros.backends.base import Backend
@@ -46,32 +44,9 @@ AUTO_CPU_ORDER = ('onnxruntime-int8', 'onnxruntime-int8x2', 'onnxruntime', 'torc
 AUTO_RECORD = 'auto_cpu.json'  # cache record of that choice
 # Backends whose accuracy is checked against the fp32 torch model before use.
 GATED = {'onnxruntime-int8x2': 'int8x2', 'onnxruntime-int8': 'int8', 'onnxruntime-fp16': 'fp16'}
-# Backends 'auto' considers only on CPUs with int8 dot-product instructions: elsewhere x86
-# ONNX Runtime's int8 kernels lose their edge (int16 pair sums; qdq_int8 keeps 7-bit weights
-# to avoid their saturation).
-NEEDS_INT8_DOT = ('onnxruntime-int8',)
 
-__all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'auto_cpu_candidates',
-           'create_backend', 'create_cached_backend', 'onnxruntime_available']
-
-
-def auto_cpu_candidates(flags: Optional[Iterable[str]] = None) -> tuple:
-    """:data:`AUTO_CPU_ORDER` less the backends this CPU lacks the instructions for.
-
-    :param flags: CPU feature flags; default :func:`crossinfonet_ros.cpus.cpu_flags`
-    """
-    dot = cpus.has_int8_dot_product(flags)
-    return tuple(name for name in AUTO_CPU_ORDER if dot or name not in NEEDS_INT8_DOT)
-
-
-def onnxruntime_available() -> bool:
-    """True when the onnxruntime (and onnx) packages can be imported."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+__all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
+           'create_cached_backend', 'onnxruntime_available']
 
 
 def create_backend(name: str, source: ModelSource, device: str = 'cpu',
@@ -124,7 +99,7 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
     Served when ``device`` is the CPU and the cache holds everything the choice needs: the
     graph, for the gated backends (:data:`GATED`) their current accuracy record, for ``'auto'``
     the cached choice (and, when that choice is rejected by its record, the next candidate's
-    files), among the candidates this CPU suits (:func:`auto_cpu_candidates`).
+    files).
     Anything else (torch chosen or needed, a file or record missing, a cached graph that does
     not load) returns None: the caller then takes the full path, which builds what is missing.
 
@@ -146,10 +121,9 @@ def create_cached_backend(name: str, key: str, device: str, threads: Optional[in
 
     if name == 'auto':
         record = cache.find_record(key, AUTO_RECORD)
-        candidates = auto_cpu_candidates()
-        if not record or record.get('choice') not in candidates:
-            return None  # never timed here (on this CPU): the full path times the candidates
-        order = (record['choice'],) + tuple(n for n in candidates if n != record['choice'])
+        if not record or record.get('choice') not in AUTO_CPU_ORDER:
+            return None  # never timed here: the full path times the candidates
+        order = (record['choice'],) + tuple(n for n in AUTO_CPU_ORDER if n != record['choice'])
     elif name in artifacts.ONNX_FILES:
         order = (name,)
     else:
@@ -189,7 +163,7 @@ def _auto(source: ModelSource, device: str, threads: Optional[int]) -> Backend:
     from crossinfonet_ros.backends import artifacts
 
     record = cache.read_record(source.key, AUTO_RECORD)
-    candidates = auto_cpu_candidates()
+    candidates = AUTO_CPU_ORDER
     if record and record.get('choice') in candidates:
         order = (record['choice'],) + tuple(n for n in candidates if n != record['choice'])
         return _first_that_builds(order, source, device, threads)

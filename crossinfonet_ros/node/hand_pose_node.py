@@ -56,9 +56,11 @@ from crossinfonet_ros.camera import Intrinsics, IntrinsicsByStamp
 from crossinfonet_ros.cpus import usable_cores
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.frame_buffers import FrameBuffers
+from crossinfonet_ros.hand_gate import gate_from_setting
 from crossinfonet_ros.msg import HandPose
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
-from crossinfonet_ros.node.params import PARAMETERS, NodeParams, find_shipped_weights
+from crossinfonet_ros.node.params import PARAMETERS, SHIPPED_HAND_CLASSIFIER, NodeParams, \
+    find_shipped_weights
 from crossinfonet_ros.node.stats import NodeStats, Throttle, health, stamp_age_ms
 from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
 from crossinfonet_ros.node.ros_convert import DepthImageError, image_to_mm
@@ -361,6 +363,10 @@ class HandPoseNode(LifecycleNode):
                 one_euro_min_cutoff=self.params.one_euro_min_cutoff,
                 one_euro_beta=self.params.one_euro_beta,
                 handedness=self.params.handedness,
+                hand_gate=gate_from_setting(
+                    self.params.hand_classifier, self.params.hand_threshold,
+                    find_shipped_weights(crossinfonet_ros.__path__, SHIPPED_HAND_CLASSIFIER),
+                    cube_mm),
                 network_side=network_side if network_side in ('right', 'left') else 'right'))
         except ValueError as error:
             raise ValueError(f'{path}: {error}') from None

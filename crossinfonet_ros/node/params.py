@@ -15,6 +15,7 @@ from crossinfonet_ros.mirror import HANDEDNESS_MODES
 
 # Shipped trained weights, relative to a crossinfonet_ros package folder.
 SHIPPED_WEIGHTS = Path('weights') / 'hands2017_synth.safetensors'
+SHIPPED_HAND_CLASSIFIER = Path('weights') / 'hand_or_not.safetensors'
 OUTPUT_LAYOUTS = ('native', 'mediapipe21')
 
 # (name, default, description)
@@ -40,6 +41,15 @@ PARAMETERS = (
                            "'right' or 'left'. A hand of the other side than the weights' "
                            'runs mirrored; HandPose.handedness, the wrist frame and the '
                            'marker colour follow it'),
+    # 'none' here so a node built without the params file (the tests, on random weights)
+    # behaves as before; config/hand.yaml (launch file, demo) turns the shipped one on.
+    ('hand_classifier', 'none', "Hand or not: the classifier file that decides whether the "
+                                "kept crop is a hand (else HandPose.detected is false); '' = "
+                                "the shipped weights/hand_or_not.safetensors (config/hand.yaml "
+                                "sets it), 'none' = off (the most hand-like object in the "
+                                'depth band is always taken for a hand)'),
+    ('hand_threshold', 0.0, 'Hand or not: P(hand) bar, 0..1; 0 = the one calibrated in the '
+                            'classifier file (docs/detection.md)'),
     ('publish_tf', True, 'Broadcast one TF frame per joint, <frame_prefix>/<joint_name>'),
     ('frame_prefix', 'hand', 'Prefix of the joint TF frame names'),
     ('target_frame', '', 'Frame of HandPose and the markers (e.g. a robot base); empty = the '
@@ -88,6 +98,8 @@ class NodeParams:
     tracking: bool  # seed from the previous frame
     refine_passes: int  # re-crops around the predicted palm centre after a detection
     handedness: str  # 'auto', 'right' or 'left'
+    hand_classifier: str  # classifier file; '' = shipped, 'none' = off
+    hand_threshold: float  # P(hand) bar; 0 = the file's
     publish_tf: bool  # per-joint TF frames
     frame_prefix: str  # TF frame name prefix
     target_frame: str  # frame of HandPose and markers; '' = the image frame
@@ -121,6 +133,9 @@ class NodeParams:
         if self.handedness not in HANDEDNESS_MODES:
             problems.append(f'handedness must be one of {HANDEDNESS_MODES}, got '
                             f'{self.handedness!r}')
+        if not 0 <= self.hand_threshold < 1:
+            problems.append(f"hand_threshold must be in [0, 1) (0 = the classifier file's), "
+                            f'got {self.hand_threshold}')
         if self.output_layout not in OUTPUT_LAYOUTS:
             problems.append(f'output_layout must be one of {OUTPUT_LAYOUTS}, got '
                             f'{self.output_layout!r}')
@@ -149,14 +164,16 @@ class NodeParams:
         return cls(**{name: kinds[name](values[name]) for name in kinds})
 
 
-def find_shipped_weights(package_paths: Iterable[str]) -> Optional[Path]:
-    """The shipped weights file in the first package folder holding it, else None.
+def find_shipped_weights(package_paths: Iterable[str],
+                         relative: Path = SHIPPED_WEIGHTS) -> Optional[Path]:
+    """The shipped weights file (or another shipped file ``relative`` to the package) in the
+    first package folder holding it, else None.
 
     The package is split between the source tree and the colcon install (``__path__`` has
     both), so every folder is searched.
     """
     for folder in package_paths:
-        candidate = Path(folder) / SHIPPED_WEIGHTS
+        candidate = Path(folder) / relative
         if candidate.is_file():
             return candidate
     return None

@@ -24,3 +24,4 @@ class Sample:
     layout: str  # joint layout name (crossinfonet_ros.layouts), e.g. 'hands2017'
     name: str = ''  # where it came from (file name, or 'synth/<seed>/<index>')
     side: str = 'right'  # the hand's side, 'right' or 'left' (the real datasets: right hands)
+    has_hand: bool = True  # False: a scene without a hand (``joints_mm`` are not in view)

@@ -30,6 +30,7 @@ from training.synth.clutter import Clutter, ClutterConfig, sample_clutter
 from training.synth.grasp import GraspConfig, sample_grasp
 from training.synth.kinematics import (hand_joints, to_camera, touch_thumb_to_index,
                                        wrist_rotation)
+from training.synth.no_hand import sample_no_hand
 from training.synth.occluder import sample_occluder
 from training.synth.placement import (Placement, PlacementConfig, hand_rotation, keep_in_front,
                                       palm_center)
@@ -77,6 +78,9 @@ class SynthConfig:
     # (name, share) pairs, a per-frame draw with those shares.
     viewpoint: str = 'third_person'
     viewpoint_mix: Tuple[Tuple[str, float], ...] = ()
+    # Share of scenes without a hand (no_hand.py: a forearm cut before the wrist, a person,
+    # boxes, bottles, a table edge, a mix), from their own stream; the hand-or-not decision.
+    no_hand_prob: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ class Scene:
     name: str  # 'synth/<seed>/<index>'
     side: str = 'right'  # 'right' or 'left' hand (joint names are the same for both)
     viewpoint: str = 'third_person'  # training.synth.viewpoints.VIEWPOINTS
+    has_hand: bool = True  # False: the hand is left out (its joints are not in the image)
 
 
 def mirror_scene(scene: Scene, plane_x_mm: float) -> Scene:
@@ -237,7 +242,7 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     # ones, and so every hand drawn before they existed, unchanged.
     hand_seed, clutter_seed, jitter_seed, sensor_seed, side_seed, extra_seed, view_seed = (
         np.random.SeedSequence([seed, index]).spawn(7))
-    attach_seed, occluder_seed = extra_seed.spawn(2)
+    attach_seed, occluder_seed, no_hand_seed = extra_seed.spawn(3)
     viewpoint = draw_viewpoint(view_seed, config.viewpoint, config.viewpoint_mix)
     hand = sample_hand(np.random.default_rng(hand_seed), config, attach_seed, viewpoint)
     clutter = sample_clutter(np.random.default_rng(clutter_seed),
@@ -251,9 +256,22 @@ def sample_scene(seed: int, index: int, config: SynthConfig) -> Scene:
     palm = palm_center(hand.joints_mm)
     scene = Scene(hand, clutter, palm + jitter, sensor_seed, f'synth/{seed}/{index}',
                   viewpoint=viewpoint)
+    rng = draw_event(no_hand_seed, config.no_hand_prob, 'no_hand_prob')
+    if rng is not None:
+        scene = without_hand(rng, scene)
     if draw_side(np.random.default_rng(side_seed), config.left_hand_prob) == 'left':
         return mirror_scene(scene, palm[0])  # the left hand where its right hand was
     return scene
+
+
+def without_hand(rng: np.random.Generator, scene: Scene) -> Scene:
+    """The scene with its hand replaced by a forearm stump, a person or objects
+    (:func:`~training.synth.no_hand.sample_no_hand`); the joints stay for reference."""
+    kind, stand_in, objects = sample_no_hand(rng, scene.hand.joints_mm, scene.hand.elbow_mm)
+    clutter = replace(scene.clutter, static=Primitives.concatenate([scene.clutter.static,
+                                                                    objects]))
+    return replace(scene, hand=replace(scene.hand, primitives=stand_in), clutter=clutter,
+                   has_hand=False, name=f'{scene.name}/{kind}')
 
 
 def draw_side(rng: np.random.Generator, left_hand_prob: float) -> str:
@@ -329,7 +347,7 @@ def render_scene(scene: Scene, intrinsics: Intrinsics, config: SynthConfig,
                          np.random.default_rng(scene.sensor_seed), config.sensor)
     return Sample(depth_mm=depth, joints_mm=scene.hand.joints_mm.copy(), intrinsics=intrinsics,
                   center_mm=scene.center_mm.copy(), cube_mm=float(config.cube_mm),
-                  layout=LAYOUT, name=scene.name, side=scene.side)
+                  layout=LAYOUT, name=scene.name, side=scene.side, has_hand=scene.has_hand)
 
 
 def render_frame(seed: int, index: int, config: SynthConfig = SynthConfig()) -> Sample:
