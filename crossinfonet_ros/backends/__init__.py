@@ -30,7 +30,7 @@ the cache alone, without torch, when every file and record the choice needs is t
 
 import importlib.util
 import logging
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from crossinfonet_ros.backends import cache
 from crossinfonet_ros.backends.artifacts import ModelSource
@@ -47,6 +47,16 @@ GATED = {'onnxruntime-int8x2': 'int8x2', 'onnxruntime-int8': 'int8', 'onnxruntim
 
 __all__ = ['AUTO_CPU_ORDER', 'BACKENDS', 'Backend', 'ModelSource', 'create_backend',
            'create_cached_backend', 'onnxruntime_available']
+
+
+def onnxruntime_available() -> bool:
+    """True when the onnxruntime (and onnx) packages can be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def create_backend(name: str, source: ModelSource, device: str = 'cpu',
