@@ -11,10 +11,10 @@ from pathlib import Path
 import re
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
+from training.datasets.common import DatasetError, read_png_uint16
 
 
 class FramesError(ValueError):
@@ -54,14 +54,10 @@ def read_raw_png(path: Path) -> np.ndarray:
 
     :raises FramesError: unreadable, or not single-channel 16-bit
     """
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise FramesError(f'{path}: not a readable PNG')
-    if raw.ndim != 2 or raw.dtype != np.uint16:
-        channels = 1 if raw.ndim == 2 else raw.shape[2]
-        raise FramesError(f'{path}: {raw.dtype} PNG with {channels} channel(s); a depth frame '
-                          'is a single-channel 16-bit PNG (raw depth units)')
-    return raw
+    try:
+        return read_png_uint16(path)
+    except DatasetError as error:
+        raise FramesError(str(error)) from None
 
 
 def check_folder(root: Path) -> Tuple[List[Path], Tuple[int, int]]:

@@ -139,15 +139,22 @@ def read_png_depth16(path: PathLike) -> np.ndarray:
     :param path: the PNG file
     :raises DatasetError: when the file is missing, unreadable or not 16-bit single channel
     """
-    path = require_file(path, 'depth image')
+    return read_png_uint16(require_file(path, 'depth image')).astype(np.float32)
+
+
+def read_png_uint16(path: PathLike) -> np.ndarray:
+    """The raw values of a single-channel 16-bit PNG.
+
+    :raises DatasetError: unreadable, or not 16-bit single channel (names both)
+    """
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DatasetError(f'{path}: cannot decode the depth image')
     if image.ndim != 2 or image.dtype != np.uint16:
         channels = 1 if image.ndim == 2 else image.shape[2]
-        raise DatasetError(f'{path}: expected a 16-bit single-channel depth PNG, got {channels}'
-                           f' channel(s) of {image.dtype}')
-    return image.astype(np.float32)
+        raise DatasetError(f'{path}: expected a 16-bit single-channel depth PNG, got a '
+                           f'{image.dtype} PNG with {channels} channel(s)')
+    return image
 
 
 def check_image_size(depth: np.ndarray, intrinsics: Intrinsics, path: PathLike) -> None:
