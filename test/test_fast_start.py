@@ -18,8 +18,9 @@ import torch
 
 from crossinfonet_ros import estimator as estimator_module
 from crossinfonet_ros import weights_header
-from crossinfonet_ros.backends import AUTO_RECORD, cache, create_cached_backend
-from crossinfonet_ros.backends.probe import random_weights
+from crossinfonet_ros.backends import (AUTO_RECORD, ModelSource, artifacts, cache,
+                                       create_cached_backend)
+from crossinfonet_ros.backends.probe import INT8_ACCURACY_BAR_MM, random_weights
 from crossinfonet_ros.estimator import HandPoseEstimator, cuda_possible, resolve_device
 from crossinfonet_ros.weights import (FORMAT_VERSION, WeightsError, load_model, load_weights,
                                       metadata_fingerprint, save_weights, tensors_digest)
@@ -208,12 +209,14 @@ def test_cache_miss_takes_the_full_path_without_verifying_twice(weights, tmp_pat
     assert calls == [] and not (tmp_path / 'empty-cache').exists()  # nothing created
 
 
-def test_cached_refusal_comes_after_the_file_check(weights, cpu_without_vnni):
-    """A failed accuracy record refuses int8x2 by name, but a bad file is reported first (on a
-    CPU without VNNI, where 'auto' has no int8 candidate)."""
+def test_cached_refusal_comes_after_the_file_check(weights):
+    """A failed accuracy record refuses int8x2 by name, but a bad file is reported first; 'auto'
+    passes over failed records to the next candidate with its files."""
     key = metadata_fingerprint(load_weights(weights)[1])
     HandPoseEstimator.from_weights(weights, 'cpu', 'onnxruntime-int8x2')  # cache filled
+    artifacts.int8_onnx(ModelSource(*load_weights(weights)))  # 'auto''s next candidate's graph
     record = cache.read_record(key, 'int8x2.json')
+    int8 = cache.read_record(key, 'int8.json')
     auto = cache.read_record(key, AUTO_RECORD)
 
     def bad_file():
@@ -226,10 +229,16 @@ def test_cached_refusal_comes_after_the_file_check(weights, cpu_without_vnni):
         with pytest.raises(ValueError, match='deviates 0.500 mm'):
             create_cached_backend('onnxruntime-int8x2', key, 'cpu', 1, lambda: None)
         cache.write_record(key, AUTO_RECORD, {'choice': 'onnxruntime-int8x2'})
+        cache.write_record(key, 'int8.json', {**record, 'bar_mm': INT8_ACCURACY_BAR_MM,
+                                              'mean_mm': 9.0, 'passed': False})
         chosen = create_cached_backend('auto', key, 'cpu', 1, lambda: None)
-        assert chosen is not None and chosen.name == 'onnxruntime'  # the next candidate
+        assert chosen is not None and chosen.name == 'onnxruntime'  # past both failed ones
     finally:
         cache.write_record(key, 'int8x2.json', record)
+        if int8 is None:
+            (cache.entry_dir(key) / 'int8.json').unlink(missing_ok=True)
+        else:
+            cache.write_record(key, 'int8.json', int8)
         if auto is not None:
             cache.write_record(key, AUTO_RECORD, auto)
 
