@@ -101,7 +101,10 @@ def test_camera_info_change_is_followed_and_mismatched_frames_rejected(probe, tm
     # No refinement: the crop centre is then where the segmented hand back-projects with the
     # camera's intrinsics, whatever the (random-init) network predicts. One side: a random
     # network cannot tell them apart, and auto would pick among twice the crops by its guess.
-    node = start_test_node(weights, 'refine_passes:=0', 'handedness:=right', log=log)
+    # No hand-or-not check: with random-init weights it refused 6 of 7 frames here (the kept
+    # crop is re-centred on the random network's palm), and this test needs detections.
+    node = start_test_node(weights, 'refine_passes:=0', 'handedness:=right',
+                           'hand_classifier:=none', log=log)
     full, half = render_loop(5, 8, 10.0), render_loop(5, 8, 10.0, scale=0.5)
     assert (half[0].intrinsics.width, half[0].intrinsics.fx) != \
         (full[0].intrinsics.width, full[0].intrinsics.fx)
