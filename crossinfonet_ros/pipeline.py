@@ -315,13 +315,14 @@ class HandPosePipeline:
         frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers)
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
         timings['segment'] = (time.perf_counter() - started) * 1e3
-        best, reason = None, ''
+        best, reason, checked = None, '', None
         if self.config.tracking and self._seed_mm is not None:
             tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
             best, reason = self._try([tracked], depth_mm, intrinsics, timings,
                                      self._sides(tracked=True))
-        if (best is None or best.score < self.config.lost_track_confidence
-                or self.config.hand_gate.check(best.crop.depth)[1]):
+            if best is not None and best.score >= self.config.lost_track_confidence:
+                checked = (best, self.config.hand_gate.check(best.crop.depth))  # kept below
+        if checked is None or checked[1][1]:
             # No track, or a track that no longer looks like a hand: detect afresh.
             candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
             fresh, fresh_reason = self._try(candidates, depth_mm, intrinsics, timings,
@@ -334,7 +335,8 @@ class HandPosePipeline:
             best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
             if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
                 best = self._redecide(best, depth_mm, intrinsics, timings)
-        probability, verdict = self.config.hand_gate.check(best.crop.depth)
+        probability, verdict = (checked[1] if checked and checked[0] is best
+                                else self.config.hand_gate.check(best.crop.depth))
         if verdict:
             self.reset()
             return HandResult(False, verdict, hand_probability=probability,
