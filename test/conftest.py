@@ -1,5 +1,6 @@
 """Test-session environment: an isolated ROS domain on loopback, and the DDS profile."""
 
+import ast
 import os
 from pathlib import Path
 
@@ -87,3 +88,40 @@ def ros2_tools():
         pytest.skip(str(error))
     yield tools
     tools.stop_daemon()
+
+
+# What a test module must import (anywhere in it) to depend on the ROS 2 distro: rclpy, message
+# packages, the node, launch or the helpers that start the installed node. `make test` runs
+# every test on the first distro and only these (marker `ros`) on the others: the rest is the
+# same Python code over the same wheels.
+DISTRO_MODULES = ('rclpy', 'rcl_interfaces', 'sensor_msgs', 'geometry_msgs', 'std_msgs',
+                  'visualization_msgs', 'diagnostic_msgs', 'tf2_msgs', 'builtin_interfaces',
+                  'lifecycle_msgs', 'rosbag2_py', 'launch', 'launch_ros', 'ros2cli',
+                  'crossinfonet_ros.node', 'crossinfonet_ros.msg', 'node_process',
+                  'ros2_tools', 'fuzz_messages')
+
+
+def imports_distro(path: Path) -> bool:
+    """Whether the module at ``path`` imports one of :data:`DISTRO_MODULES`."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        else:
+            continue
+        if any(name == m or name.startswith(m + '.') for name in names for m in DISTRO_MODULES):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `ros` every test of a module that imports the distro (:func:`imports_distro`) and
+    every test of the ``ros2`` CLI."""
+    verdicts = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if path not in verdicts:
+            verdicts[path] = imports_distro(path)
+        if verdicts[path] or 'ros2_tools' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.ros)

@@ -4,7 +4,12 @@ import ast
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+# Builds and checks the installed package of this distro.
+pytestmark = pytest.mark.ros
 
 ROS_MODULES = ('rclpy', 'rcl_interfaces', 'sensor_msgs', 'geometry_msgs', 'std_msgs',
                'visualization_msgs', 'diagnostic_msgs', 'tf2_msgs', 'tf2_ros',

@@ -7,8 +7,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 
 from conftest import ROOT
+
+# Builds and checks the installed package of this distro.
+pytestmark = pytest.mark.ros
 
 
 def ament_prefix(folder: Path, *packages: str, venv: bool = False) -> Path:
