@@ -117,11 +117,13 @@ def imports_distro(path: Path) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Mark `ros` every test of a module that imports the distro (:func:`imports_distro`) and
-    every test of the ``ros2`` CLI."""
-    verdicts = {}
+    marks none of its tests `ros` itself, and every test of the ``ros2`` CLI."""
+    modules = {}
     for item in items:
-        path = Path(str(item.fspath))
-        if path not in verdicts:
-            verdicts[path] = imports_distro(path)
-        if verdicts[path] or 'ros2_tools' in getattr(item, 'fixturenames', ()):
-            item.add_marker(pytest.mark.ros)
+        modules.setdefault(Path(str(item.fspath)), []).append(item)
+    for path, tests in modules.items():
+        chosen = any(test.get_closest_marker('ros') for test in tests)
+        whole = not chosen and imports_distro(path)
+        for test in tests:
+            if whole or 'ros2_tools' in getattr(test, 'fixturenames', ()):
+                test.add_marker(pytest.mark.ros)

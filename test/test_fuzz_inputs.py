@@ -22,6 +22,9 @@ from fuzz_messages import (CONVERTER_KINDS, DEPTH_SCALES, camera_info_fields, co
                            frame_pair, image_fields, reference_depth_mm, to_camera_info,
                            to_image)
 
+# The generated messages are this distro's sensor_msgs (the converter's input).
+pytestmark = pytest.mark.ros
+
 CONVERTER_EXAMPLES = 1500  # Image messages (each with a CameraInfo for the segmentation)
 NODE_EXAMPLES = 1000  # (CameraInfo, Image) pairs through the node callbacks
 GOOD_FRAME_EVERY = 250  # a good frame after this many malformed pairs (and at the end)
@@ -166,7 +169,6 @@ def fuzzed_node(weights):
     rclpy.shutdown()
 
 
-@pytest.mark.ros
 def test_node_callbacks_reject_each_malformed_message_and_keep_answering(fuzzed_node):
     h = fuzzed_node
     seen = {'pairs': 0, 'good': 0, 'answered': 0, 'kinds': set()}

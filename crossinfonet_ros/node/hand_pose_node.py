@@ -602,9 +602,20 @@ class HandPoseNode(LifecycleNode):
 
 def main(args=None) -> int:
     """Run the node until SIGINT / SIGTERM; exit code 0 on a clean stop, 1 on a start error."""
+    # rclpy's own handlers (installed by init, for both signals) shut the context down, which
+    # ends spin, and then call this one. It interrupts a slow start (an ONNX export) but, once
+    # the node spins, raises nothing: a KeyboardInterrupt would land in whatever runs at that
+    # moment (in a __del__ it prints a traceback), and a second signal (ros2 launch sends one on
+    # top of the terminal's Ctrl-C) must not cut the teardown short.
+    interrupt = [True]
+
+    def on_signal(number: int, frame) -> None:
+        if interrupt[0]:
+            raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
     rclpy.init(args=args)
-    # SIGTERM (e.g. from a process manager) stops like Ctrl-C: through KeyboardInterrupt.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     code = 0
     # Made before the node says 'ready': a signal that lands while rclpy.spin would still be
@@ -612,6 +623,7 @@ def main(args=None) -> int:
     rclpy.get_global_executor()
     try:
         node = HandPoseNode()
+        interrupt[0] = False
         rclpy.spin(node)
     except StartupError as error:
         rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
@@ -619,14 +631,13 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
-        # rclpy's SIGINT handler can shut the context down while the executor builds its next
-        # wait set (RCLError, a race inside rclpy): then it is the same stop as Ctrl-C.
+        # The context shut down by a signal while the executor builds its next wait set
+        # (RCLError, a race inside rclpy): the same stop as Ctrl-C.
         if rclpy.ok():
             raise
     finally:
-        # A second signal must not cut the teardown short with a traceback: ros2 launch sends
-        # the node SIGINT on top of the terminal's Ctrl-C. The teardown is bounded (the
-        # worker join times out).
+        # Ignored, not only quiet: at exit Python resets its own handlers to the default, and a
+        # late signal would then kill the process with a non-zero code.
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_IGN)
         if node is not None:
