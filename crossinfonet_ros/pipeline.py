@@ -102,6 +102,7 @@ class HandResult:
     # The kept skeleton's surface distance (hand_fit), mm; inf when not measured (one side).
     surface_fit_mm: float = float('inf')
     hand_probability: float = float('nan')  # the hand gate's P(hand); nan without a classifier
+    track_id: int = 0  # the hand's track (hands.py: a new id per newly found hand); 0: none
     timings_ms: Dict[str, float] = field(default_factory=dict)  # TIMED_STAGES, ms
 
     def crop_joints_uv(self, intrinsics: Intrinsics) -> np.ndarray:
@@ -158,8 +159,14 @@ class HandPosePipeline:
         self._seed_mm: Optional[np.ndarray] = None  # last frame's segmented centre of mass
         self._palm_mm: Optional[np.ndarray] = None  # last frame's predicted palm centre
         self._side: Optional[str] = None  # the tracked hand's side
+        self._fresh_side: Optional[str] = None  # this frame's side of a new hand, when given
         # The segmentation's working arrays, reused frame after frame (one frame at a time).
         self._buffers = FrameBuffers()
+
+    @property
+    def holds_hand(self) -> bool:
+        """The last frame found a hand: the next one starts from it."""
+        return self._seed_mm is not None
 
     def reset(self) -> None:
         """Forget the tracking seed, the hand's side and the filter history."""
@@ -183,9 +190,12 @@ class HandPosePipeline:
         return found
 
     def _sides(self, tracked: bool) -> tuple:
-        """The sides to try: the track's, the configured one, or both (network's first)."""
+        """The sides to try: the track's, the one given for a new hand, the configured one, or
+        both (network's first)."""
         if tracked and self._side is not None:
             return (self._side,)
+        if self._fresh_side is not None:
+            return (self._fresh_side,)
         if self.config.handedness != 'auto':
             return (self.config.handedness,)
         network = self.config.network_side
@@ -304,13 +314,20 @@ class HandPosePipeline:
             attempt = moved
         return attempt
 
-    def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float) -> HandResult:
+    def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float,
+                new_side: Optional[str] = None) -> HandResult:
         """Find and estimate the hand in one frame.
 
         :param depth_mm: (H, W) depth in mm matching ``intrinsics``
         :param intrinsics: the camera
         :param time_s: the frame's time stamp, s (for the filter)
+        :param new_side: the side of a hand found afresh in this frame, in place of
+            ``handedness`` (e.g. the other side of a hand already found); a tracked hand keeps
+            its own
         """
+        if new_side is not None:
+            check_side(new_side)
+        self._fresh_side = new_side
         started = time.perf_counter()
         frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers)
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
@@ -341,7 +358,21 @@ class HandPosePipeline:
             self.reset()
             return HandResult(False, verdict, hand_probability=probability,
                               hand_score=best.score, timings_ms=timings)
-        return self._result(best, depth_mm.shape, timings, time_s, probability)
+        seed = best.detection.center_mm
+        if not best.detection.seeded:
+            seed = self._settled_seed(frame, depth_mm, intrinsics, timings, seed)
+        return self._result(best, seed, depth_mm.shape, timings, time_s, probability)
+
+    def _settled_seed(self, frame, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
+                      center_mm: np.ndarray) -> np.ndarray:
+        """Where the tracked segmentation converges from a fresh detection's centre on this
+        frame: the next frame's seed, so that the next centre's move from it is the hand's own.
+        A candidate at an object's end is no fixed point of the refinement: from it, the next
+        frame's centre slid along the forearm (63 mm on a two-hand render), the crop with it."""
+        started = time.perf_counter()
+        settled = detect_hand(depth_mm, intrinsics, self.config.detector, center_mm, frame)
+        timings['segment'] += (time.perf_counter() - started) * 1e3
+        return settled.center_mm if settled else center_mm
 
     def _redecide(self, best: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
                   timings: dict) -> '_Attempt':
@@ -367,6 +398,7 @@ class HandPosePipeline:
         :param intrinsics: the camera
         :param center_mm: (3,) crop cube centre, camera frame, mm
         """
+        self._fresh_side = None
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
         detection = Detection(np.asarray(center_mm, dtype=np.float64), 0)
         best, reason = self._try([detection], depth_mm, intrinsics, timings,
@@ -375,15 +407,16 @@ class HandPosePipeline:
             return HandResult(False, reason, timings_ms=timings)
         return HandResult(**dict(self._fields(best, depth_mm.shape), timings_ms=timings))
 
-    def _result(self, best: '_Attempt', shape: Tuple[int, int], timings: dict,
-                time_s: float, probability: float) -> HandResult:
-        """The frame's result from the winning attempt; updates the track and the filter."""
+    def _result(self, best: '_Attempt', seed_mm: np.ndarray, shape: Tuple[int, int],
+                timings: dict, time_s: float, probability: float) -> HandResult:
+        """The frame's result from the winning attempt; updates the track (from ``seed_mm``,
+        the next frame's segmentation seed) and the filter."""
         native_m = best.joints_mm / 1000.0
         if self._filter is not None:
             if best.side != self._side:
                 self._filter.reset()  # a new hand: no smoothing across a change of side
             native_m = self._filter(native_m, time_s)
-        self._seed_mm = np.asarray(best.detection.center_mm, dtype=np.float64)
+        self._seed_mm = np.asarray(seed_mm, dtype=np.float64)
         self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
         self._side = best.side
         return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings,

@@ -109,12 +109,12 @@ class NodeUnderFuzz:
             Parameter('weights', value=str(weights)), Parameter('backend', value='torch'),
             Parameter('threads', value=1), Parameter('tracking', value=False)])
         self.warnings = []  # (key, message) of every warning, throttled or not
-        self.answers = []  # (Image, HandResult) of every published answer
+        self.answers = []  # (Image, HandResult) of every published answer (the primary hand)
         warn, publish = self.node._warn, self.node._publish
         self.node._warn = lambda key, message: (self.warnings.append((key, message)),
                                                 warn(key, message))[-1]
-        self.node._publish = lambda image, result, *rest: (self.answers.append((image, result)),
-                                                           publish(image, result, *rest))[-1]
+        self.node._publish = lambda image, found, *rest: (
+            self.answers.append((image, found.primary)), publish(image, found, *rest))[-1]
         sample = render_frame(0, 1)  # a frame whose hand detection is within 30 mm
         self.good_info = {'width': 640, 'height': 480,
                           'k': [float(v) for v in sample.intrinsics.matrix().reshape(-1)]}

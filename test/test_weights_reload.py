@@ -157,8 +157,9 @@ def frame_answerer(node):
     image = Image(**encode_depth(sample.depth_mm))
 
     def answer():
-        result = node.process(image, time.monotonic_ns())
-        assert result is not None and result.detected
+        found = node.process(image, time.monotonic_ns())
+        assert found is not None and found.primary.detected
+        result = found.primary
         return result.positions_m.copy()
     return answer
 

@@ -10,8 +10,8 @@ camera info, parameters and diagnostics.
 
 The weights file is watched (:mod:`crossinfonet_ros.node.weights_watch`): a new version is
 loaded in a background thread and the pipeline swapped in one assignment; the worker takes the
-pipeline once per frame, so every frame runs on one model. Camera info is matched to images by stamp
-(drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
+pipeline once per frame, so every frame runs on one model. Camera info is matched to images by
+stamp (drivers stamp both alike) and falls back to the newest; a frame whose size differs from its
 camera info is rejected, never processed with another camera's intrinsics.
 
 With ``target_frame`` set, HandPose and the markers are moved into that frame with the TF at the
@@ -57,12 +57,13 @@ from crossinfonet_ros.cpus import usable_cores
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.hand_gate import gate_from_setting
-from crossinfonet_ros.msg import HandPose
+from crossinfonet_ros.hands import HandsPipeline, HandsResult
+from crossinfonet_ros.msg import HandPose, HandPoseArray
 from crossinfonet_ros.node.input_watch import InputWatch, Silence, silence_message
 from crossinfonet_ros.node.params import PARAMETERS, SHIPPED_HAND_CLASSIFIER, NodeParams, \
     find_shipped_weights
 from crossinfonet_ros.node.stats import NodeStats, Throttle, health, stamp_age_ms
-from crossinfonet_ros.pipeline import HandPosePipeline, HandResult, PipelineConfig
+from crossinfonet_ros.pipeline import HandResult, PipelineConfig
 from crossinfonet_ros.node.ros_convert import DepthImageError, image_to_mm
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.node.target_frame import TargetFrame, stamp_seconds
@@ -153,7 +154,7 @@ class HandPoseNode(LifecycleNode):
         self.weights_watcher: Optional[WeightsWatcher] = None  # set by activate
         # Read by the worker once per frame; replaced whole by a weights reload; None while
         # not active (the model is freed).
-        self.pipeline: Optional[HandPosePipeline] = None
+        self.pipeline: Optional[HandsPipeline] = None
         self.stats = NodeStats()
         self._target: Optional[TargetFrame] = None  # with target_frame set, from configure
         self._inputs: Optional[InputWatch] = None  # from configure: silence per input
@@ -199,6 +200,7 @@ class HandPoseNode(LifecycleNode):
             return self._failed('configure', str(error))
         overrides = QoSOverridingOptions.with_default_policies()
         self.pose_pub = self.create_lifecycle_publisher(HandPose, 'hand_pose', 10)
+        self.hands_pub = self.create_lifecycle_publisher(HandPoseArray, 'hands', 10)
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, 'hand_markers', 10)
         # Reliable matches both reliable and best-effort viewers.
         self.debug_pub = self.create_lifecycle_publisher(Image, '~/debug_image', 1)
@@ -219,7 +221,8 @@ class HandPoseNode(LifecycleNode):
         self._topics = {key: sub.topic_name for key, sub in self._input_subs.items()}
         self._watch_inputs()
         self._entities = [
-            self.pose_pub, self.marker_pub, self.debug_pub, self.tf_pub, self.diag_pub,
+            self.pose_pub, self.hands_pub, self.marker_pub, self.debug_pub, self.tf_pub,
+            self.diag_pub,
             *self._input_subs.values(),
             self.create_timer(self.params.diagnostics_period, self._publish_diagnostics),
             self.create_timer(INPUT_CHECK_PERIOD_S, self._check_inputs)]
@@ -336,7 +339,7 @@ class HandPoseNode(LifecycleNode):
                 f'{list(crossinfonet_ros.__path__)}; pass one with -p weights:=<file>')
         return str(shipped)
 
-    def _build_pipeline(self, path: str) -> HandPosePipeline:
+    def _build_pipeline(self, path: str) -> HandsPipeline:
         """A pipeline around the weights in ``path`` (start-up and reloads).
 
         :raises ValueError: bad weights (:class:`WeightsError`), or weights that cannot run here
@@ -353,7 +356,7 @@ class HandPoseNode(LifecycleNode):
         cube_mm = self.params.cube_size * 1000.0 or estimator.cube_mm
         network_side = str((estimator.metadata.training or {}).get('handedness', 'right'))
         try:
-            return HandPosePipeline(estimator, PipelineConfig(
+            return HandsPipeline(estimator, PipelineConfig(
                 detector=HandDetectorConfig(min_depth_mm=self.params.min_depth * 1000.0,
                                             max_depth_mm=self.params.max_depth * 1000.0,
                                             cube_mm=cube_mm),
@@ -367,11 +370,12 @@ class HandPoseNode(LifecycleNode):
                     self.params.hand_classifier, self.params.hand_threshold,
                     find_shipped_weights(crossinfonet_ros.__path__, SHIPPED_HAND_CLASSIFIER),
                     cube_mm),
-                network_side=network_side if network_side in ('right', 'left') else 'right'))
+                network_side=network_side if network_side in ('right', 'left') else 'right'),
+                max_hands=self.params.max_hands)
         except ValueError as error:
             raise ValueError(f'{path}: {error}') from None
 
-    def _swap_pipeline(self, pipeline: HandPosePipeline) -> None:
+    def _swap_pipeline(self, pipeline: HandsPipeline) -> None:
         with self._active_lock:
             if self.pipeline is None:  # deactivated while loading: keep the model freed
                 return
@@ -476,7 +480,7 @@ class HandPoseNode(LifecycleNode):
 
     # --- processing -------------------------------------------------------------------------
     def process(self, msg: Image, received_ns: int,
-                input_age_ms: Optional[float] = None) -> Optional[HandResult]:
+                input_age_ms: Optional[float] = None) -> Optional[HandsResult]:
         """Run one image through the pipeline and publish; None when the image was rejected.
 
         :param received_ns: ``time.monotonic_ns()`` when the image arrived
@@ -514,12 +518,15 @@ class HandPoseNode(LifecycleNode):
         if intrinsics != self._used_intrinsics:  # another camera: the tracking seed is stale
             pipeline.reset()
             self._used_intrinsics = intrinsics
-        result = pipeline.process(depth_mm, intrinsics, stamp_seconds(stamp))
-        output = (msg.header, result)  # HandPose and markers: header and result
+        found = pipeline.process(depth_mm, intrinsics, stamp_seconds(stamp))
+        result = found.primary
+        output = (msg.header, result, found.hands)  # HandPose(s) and markers
         target = self._target  # one object for the frame, even across a reconfigure
         if target is not None:
             try:
-                output = target.express(msg.header, result)
+                header, primary = target.express(msg.header, result)
+                output = (header, primary,
+                          tuple(target.express(msg.header, hand)[1] for hand in found.hands))
             except TransformError as error:
                 self.stats.reject('no_transform')
                 self._warn('no_transform', f'no HandPose for this frame: {error}')
@@ -532,40 +539,50 @@ class HandPoseNode(LifecycleNode):
             else:
                 self._warn('no_hand', f'no hand: {result.reason}')
         published = time.perf_counter()
-        self._publish(msg, result, output, received_ns, intrinsics, pipeline)
-        timings = dict(result.timings_ms, queue=queue_ms, convert=convert_ms,
+        self._publish(msg, found, output, received_ns, intrinsics, pipeline)
+        timings = dict(found.timings_ms, queue=queue_ms, convert=convert_ms,
                        publish=(time.perf_counter() - published) * 1e3)
         if input_age_ms is not None:
             timings['input_age'] = input_age_ms
         self.stats.count('output')
         self.stats.count('detected', int(result.detected))
+        if pipeline.max_hands > 1:  # per side: /diagnostics reports both
+            for side in ('left', 'right'):
+                self.stats.count(f'detected_{side}',
+                                 sum(hand.handedness == side for hand in found.hands))
         self.stats.latency((time.monotonic_ns() - received_ns) * 1e-6, timings)
-        return result
+        return found
 
     # --- output -----------------------------------------------------------------------------
-    def _publish(self, image: Image, result: HandResult, output: Tuple[Header, HandResult],
-                 received_ns: int, intrinsics: Intrinsics, pipeline: HandPosePipeline) -> None:
-        """HandPose and markers from ``output`` (in target_frame when set); the joint TF
-        frames and the debug image from ``result``, in the image frame."""
+    def _publish(self, image: Image, found: HandsResult,
+                 output: Tuple[Header, HandResult, Tuple[HandResult, ...]], received_ns: int,
+                 intrinsics: Intrinsics, pipeline: HandsPipeline) -> None:
+        """HandPose, HandPoseArray and markers from ``output`` (in target_frame when set); the
+        joint TF frames and the debug image from ``found``, in the image frame."""
         header = image.header
-        out_header, out_result = output
-        self.pose_pub.publish(messages.hand_pose(
-            out_header, out_result, pipeline.output_layout_name,
-            time.monotonic_ns() - received_ns))
-        if result.detected and self.params.publish_tf:
-            self.tf_pub.publish(messages.joint_transforms(header, result,
-                                                          self.params.frame_prefix))
-        if result.detected:
+        out_header, out_result, out_hands = output
+        layout = pipeline.output_layout_name
+        processing_ns = time.monotonic_ns() - received_ns
+        self.pose_pub.publish(messages.hand_pose(out_header, out_result, layout, processing_ns))
+        self.hands_pub.publish(messages.hand_poses(out_header, out_hands, layout, processing_ns))
+        two = pipeline.max_hands > 1
+        if found.hands and self.params.publish_tf:
+            self.tf_pub.publish(messages.hands_transforms(header, found.hands,
+                                                          self.params.frame_prefix, two))
+        lifetime = self.params.marker_lifetime
+        if two and (out_hands or self._markers_shown):
+            self.marker_pub.publish(messages.hands_markers(out_header, out_hands,
+                                                           pipeline.layout.edges, lifetime))
+        elif out_result.detected:
             self.marker_pub.publish(messages.skeleton_markers(
-                out_header, out_result, pipeline.layout.edges, self.params.marker_lifetime))
-            self._markers_shown = True
+                out_header, out_result, pipeline.layout.edges, lifetime))
         elif self._markers_shown:
             self.marker_pub.publish(messages.clear_markers(out_header))
-            self._markers_shown = False
-        if result.detected and self.debug_pub.get_subscription_count() > 0:
-            uv = result.crop_joints_uv(intrinsics)
-            self.debug_pub.publish(messages.bgr_image(
-                header, draw_debug(result.crop, uv, pipeline.layout.edges)))
+        self._markers_shown = bool(out_hands)
+        if found.hands and self.debug_pub.get_subscription_count() > 0:
+            views = [draw_debug(hand.crop, hand.crop_joints_uv(intrinsics), pipeline.layout.edges)
+                     for hand in found.hands]
+            self.debug_pub.publish(messages.bgr_image(header, np.hstack(views)))
 
     def _publish_diagnostics(self) -> None:
         pairs, window = self.stats.report()

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Optional
 
+from crossinfonet_ros.hands import MAX_HANDS
 from crossinfonet_ros.mirror import HANDEDNESS_MODES
 
 # Shipped trained weights, relative to a crossinfonet_ros package folder.
@@ -41,6 +42,12 @@ PARAMETERS = (
                            "'right' or 'left'. A hand of the other side than the weights' "
                            'runs mirrored; HandPose.handedness, the wrist frame and the '
                            'marker colour follow it'),
+    ('max_hands', 1, 'Hands per frame, 1 or 2. With 2 the node tracks both hands of a user (one '
+                     'left, one right with handedness auto), publishes them on `hands` '
+                     '(HandPoseArray, left before right) and names their TF frames '
+                     '<frame_prefix>/<side>/<joint>; hand_pose carries the hand tracked '
+                     'longest. 1 keeps 60 Hz within reach: with one hand in view, 2 costs a '
+                     'search for the other every few frames'),
     # 'none' here so a node built without the params file (the tests, on random weights)
     # behaves as before; config/hand.yaml (launch file, demo) turns the shipped one on.
     ('hand_classifier', 'none', "Hand or not: the classifier file that decides whether the "
@@ -98,6 +105,7 @@ class NodeParams:
     tracking: bool  # seed from the previous frame
     refine_passes: int  # re-crops around the predicted palm centre after a detection
     handedness: str  # 'auto', 'right' or 'left'
+    max_hands: int  # hands per frame, 1 or 2
     hand_classifier: str  # classifier file; '' = shipped, 'none' = off
     hand_threshold: float  # P(hand) bar; 0 = the file's
     publish_tf: bool  # per-joint TF frames
@@ -133,6 +141,8 @@ class NodeParams:
         if self.handedness not in HANDEDNESS_MODES:
             problems.append(f'handedness must be one of {HANDEDNESS_MODES}, got '
                             f'{self.handedness!r}')
+        if not 1 <= self.max_hands <= MAX_HANDS:
+            problems.append(f'max_hands must be 1 or {MAX_HANDS}, got {self.max_hands}')
         if not 0 <= self.hand_threshold < 1:
             problems.append(f"hand_threshold must be in [0, 1) (0 = the classifier file's), "
                             f'got {self.hand_threshold}')

@@ -11,7 +11,7 @@ from sensor_msgs.msg import Image
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from crossinfonet_ros.msg import HandPose
+from crossinfonet_ros.msg import HandPose, HandPoseArray
 from crossinfonet_ros.pipeline import HandResult
 from crossinfonet_ros.visuals import bone_points
 
@@ -63,18 +63,50 @@ def joint_transforms(header, result: HandResult, prefix: str) -> TFMessage:
     return TFMessage(transforms=transforms)
 
 
+def hand_poses(header, hands: Sequence[HandResult], layout: str,
+               processing_ns: int) -> HandPoseArray:
+    """The HandPoseArray of a frame: one HandPose per hand found (in the order given).
+
+    :param header: the output header (stamp and frame copied)
+    """
+    return HandPoseArray(header=header, hands=[hand_pose(header, hand, layout, processing_ns)
+                                               for hand in hands])
+
+
+def hands_transforms(header, hands: Sequence[HandResult], prefix: str,
+                     per_side: bool) -> TFMessage:
+    """:func:`joint_transforms` of every hand in one message; ``per_side``: under
+    ``<prefix>/<side>`` (two hands), else ``<prefix>`` (one)."""
+    transforms = []
+    for hand in hands:
+        name = f'{prefix}/{hand.handedness}' if per_side else prefix
+        transforms += joint_transforms(header, hand, name).transforms
+    return TFMessage(transforms=transforms)
+
+
+def hands_markers(header, hands: Sequence[HandResult], edges: Sequence[Tuple[int, int]],
+                  lifetime_s: float) -> MarkerArray:
+    """Every hand's skeleton in its own namespaces (``<side>/hand_joints``, ...), after a
+    DELETEALL, so that a hand gone from view leaves nothing behind."""
+    markers = clear_markers(header).markers
+    for hand in hands:
+        markers += skeleton_markers(header, hand, edges, lifetime_s,
+                                    f'{hand.handedness}/').markers
+    return MarkerArray(markers=markers)
+
+
 def skeleton_markers(header, result: HandResult, edges: Sequence[Tuple[int, int]],
-                     lifetime_s: float) -> MarkerArray:
+                     lifetime_s: float, namespace: str = '') -> MarkerArray:
     """Joint spheres and bone lines of a detected hand (native joint order), coloured by its
-    side."""
+    side; ``namespace`` goes before the markers' own (``hand_joints``, ``hand_bones``)."""
     lifetime = Duration(sec=int(lifetime_s), nanosec=int(lifetime_s % 1 * 1e9))
-    joints = Marker(header=header, ns='hand_joints', id=0, type=Marker.SPHERE_LIST,
+    joints = Marker(header=header, ns=f'{namespace}hand_joints', id=0, type=Marker.SPHERE_LIST,
                     action=Marker.ADD, lifetime=lifetime)
     joints.scale.x = joints.scale.y = joints.scale.z = JOINT_DIAMETER_M
     joints.color.r, joints.color.g, joints.color.b, joints.color.a = \
         JOINT_RGBA[result.handedness]
     joints.points = [point(p) for p in result.native_m]
-    bones = Marker(header=header, ns='hand_bones', id=1, type=Marker.LINE_LIST,
+    bones = Marker(header=header, ns=f'{namespace}hand_bones', id=1, type=Marker.LINE_LIST,
                    action=Marker.ADD, lifetime=lifetime)
     bones.scale.x = BONE_WIDTH_M
     bones.color.r, bones.color.g, bones.color.b, bones.color.a = BONE_RGBA[result.handedness]

@@ -83,6 +83,10 @@ class NodeStats:
             ('output_rate_hz', f'{window["output"] / elapsed:.2f}'),
             ('detection_rate', f'{window["detected"] / max(window["output"], 1):.3f}'),
         ]
+        # Two hands (the node counts each side then): how often each side is found.
+        pairs += [(f'{side}_detection_rate',
+                   f'{window[f"detected_{side}"] / max(window["output"], 1):.3f}')
+                  for side in ('left', 'right') if f'detected_{side}' in total]
         if latencies.size:
             p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
             pairs += [('latency_p50_ms', f'{p50:.2f}'), ('latency_p95_ms', f'{p95:.2f}'),

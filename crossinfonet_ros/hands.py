@@ -1,0 +1,150 @@
+"""Up to ``max_hands`` hands per frame: one :class:`~crossinfonet_ros.pipeline.HandPosePipeline`
+per track, all on one estimator.
+
+The tracks that hold a hand go first, each on the depth with the hands already found cut out
+(crop cube and forearm, :mod:`crossinfonet_ros.hand_mask`); then a free track looks for a new
+hand in what is left. So a track never takes another's hand, a hand leaving does not disturb
+the other, and two crops of one hand (or a hand and its own forearm) count once. Two hands of
+one person have two sides: with ``handedness='auto'`` a new hand found beside a known one is
+given the other side. While a hand is tracked, a free track searches every ``search_every``
+frames only (a search runs a batch of candidate crops through the network).
+"""
+
+from dataclasses import dataclass, field, replace
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from crossinfonet_ros.camera import Intrinsics
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.frame_buffers import FrameBuffers
+from crossinfonet_ros.hand_mask import cut_out_hand
+from crossinfonet_ros.mirror import SIDES
+from crossinfonet_ros.pipeline import TIMED_STAGES, HandPosePipeline, HandResult, \
+    PipelineConfig
+
+MAX_HANDS = 2
+# With one hand tracked, the other is looked for every this many frames: picked up within
+# 50 ms at 60 Hz, at a third of the cost of a search on every frame.
+SEARCH_EVERY = 3
+
+
+@dataclass(frozen=True, eq=False)
+class HandsResult:
+    """The hands found in one frame."""
+
+    hands: Tuple[HandResult, ...] = ()  # the hands found, left before right (then by track id)
+    # The hand for a one-hand interface (HandPose on hand_pose): the one tracked longest (lowest
+    # track id), or, when there is none, the first track's result (it says why).
+    primary: HandResult = field(default_factory=lambda: HandResult(False))
+    timings_ms: Dict[str, float] = field(default_factory=dict)  # TIMED_STAGES, all tracks
+
+    @property
+    def reason(self) -> str:
+        """Why no hand was found ('' when one was)."""
+        return self.primary.reason
+
+
+class HandsPipeline:
+    """Per-frame processing of up to ``max_hands`` tracked hands around one estimator."""
+
+    def __init__(self, estimator: HandPoseEstimator, config: PipelineConfig,
+                 max_hands: int = 1, search_every: int = SEARCH_EVERY) -> None:
+        """:raises ValueError: ``max_hands`` not in 1..2, or the pipeline's own reasons"""
+        if not 1 <= max_hands <= MAX_HANDS:
+            raise ValueError(f'max_hands must be 1 or {MAX_HANDS}, got {max_hands}')
+        if search_every < 1:
+            raise ValueError(f'search_every must be at least 1, got {search_every}')
+        self.tracks = [HandPosePipeline(estimator, config) for _ in range(max_hands)]
+        self.search_every = search_every
+        self._ids = [0] * max_hands  # each track's hand, 0 while it holds none
+        self._next_id = 1
+        self._frame = 0
+        self._buffers = FrameBuffers()  # the depth with the found hands cut out
+
+    # What a one-track pipeline tells about itself (the node reads these).
+    estimator = property(lambda self: self.tracks[0].estimator)
+    config = property(lambda self: self.tracks[0].config)
+    layout = property(lambda self: self.tracks[0].layout)
+    output_layout_name = property(lambda self: self.tracks[0].output_layout_name)
+
+    @property
+    def max_hands(self) -> int:
+        """Tracks, the most hands a frame can give."""
+        return len(self.tracks)
+
+    def reset(self) -> None:
+        """Forget every track."""
+        for track in self.tracks:
+            track.reset()
+        self._ids = [0] * len(self.tracks)
+
+    def process(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float
+                ) -> HandsResult:
+        """Find, estimate and track the hands in one frame.
+
+        :param depth_mm: (H, W) depth in mm matching ``intrinsics`` (not changed)
+        :param intrinsics: the camera
+        :param time_s: the frame's time stamp, s (for the filter)
+        """
+        self._frame += 1
+        timings = dict.fromkeys(TIMED_STAGES, 0.0)
+        order = sorted(range(len(self.tracks)), key=lambda i: not self.tracks[i].holds_hand)
+        found: List[HandResult] = []
+        results: Dict[int, HandResult] = {}
+        work, searched = depth_mm, False  # searched: a search on ``work`` found nothing
+        for position, index in enumerate(order):
+            track = self.tracks[index]
+            if not track.holds_hand and (searched or (found and self._frame % self.search_every)):
+                continue
+            result = track.process(work, intrinsics, time_s, self._new_side(found))
+            for stage, ms in result.timings_ms.items():
+                timings[stage] = timings.get(stage, 0.0) + ms
+            if result.detected and any(_same_hand(result, other) for other in found):
+                track.reset()
+                result = HandResult(False, 'the same hand as another track')
+            if not result.detected:
+                self._ids[index] = 0
+                searched = True
+                results[index] = result
+                continue
+            if not result.tracked or not self._ids[index]:  # found afresh: a new hand
+                self._ids[index], self._next_id = self._next_id, self._next_id + 1
+            result = replace(result, track_id=self._ids[index])
+            found.append(result)
+            results[index] = result
+            if position + 1 < len(order):
+                work = self._cut_out(work, depth_mm, result, intrinsics, timings)
+                searched = False
+        hands = tuple(sorted(found, key=lambda hand: (hand.handedness != 'left', hand.track_id)))
+        primary = (min(found, key=lambda hand: hand.track_id) if found
+                   else results[order[0]])
+        return HandsResult(hands, replace(primary, timings_ms=timings), timings)
+
+    def _new_side(self, found: List[HandResult]) -> Optional[str]:
+        """The side a new hand must have: the other one of a hand already found ('auto'
+        only: a fixed ``handedness`` holds for every hand)."""
+        if not found or self.config.handedness != 'auto':
+            return None
+        return next(side for side in SIDES if side != found[0].handedness)
+
+    def _cut_out(self, work: np.ndarray, depth_mm: np.ndarray, hand: HandResult,
+                 intrinsics: Intrinsics, timings: dict) -> np.ndarray:
+        """``work`` (the first time: a copy of ``depth_mm``) without ``hand``."""
+        started = time.perf_counter()
+        if work is depth_mm:
+            work = self._buffers.take('hands_cut_out', depth_mm.shape, depth_mm.dtype)
+            np.copyto(work, depth_mm)
+        native_mm = hand.native_m * 1000.0
+        layout = self.layout
+        cut_out_hand(work, intrinsics, native_mm, layout.edges, layout.wrist,
+                     layout.palm_center(native_mm))
+        timings['segment'] += (time.perf_counter() - started) * 1e3
+        return work
+
+
+def _same_hand(a: HandResult, b: HandResult) -> bool:
+    """Two results whose crop centres are within half a cube of each other: one hand."""
+    gap = np.linalg.norm(np.subtract(a.center_m, b.center_m))
+    return bool(gap < 0.5 * max(a.cube_m, b.cube_m))

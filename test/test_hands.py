@@ -1,0 +1,120 @@
+"""Up to two hands per frame (HandsPipeline): one track alone is the one-hand pipeline, a found
+hand is cut out before the next search, and with the shipped weights two-hand renders give both
+hands with their sides, also while they cross."""
+
+import numpy as np
+import pytest
+
+from crossinfonet_ros.camera import D435_640X480
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hand_gate import gate_from_setting
+from crossinfonet_ros.hand_mask import cut_out_hand
+from crossinfonet_ros.hands import HandsPipeline
+from crossinfonet_ros.layouts import get_layout
+from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.segmentation import HandDetectorConfig
+from training.synth.placement import palm_center
+from training.synth.scene import render_frame
+from training.synth.two_hands import crossing_stream, two_hand_frame
+
+from conftest import ROOT
+
+CLASSIFIER = ROOT / 'crossinfonet_ros' / 'weights' / 'hand_or_not.safetensors'
+LAYOUT = get_layout('hands2017')
+NEAR_MM = 50.0  # a hand this close (mean joint error) to a true hand is that hand
+
+
+@pytest.fixture(scope='module')
+def estimator(trained_weights):
+    return HandPoseEstimator.from_weights(trained_weights, device='cpu', backend='torch',
+                                          threads=2)
+
+
+def _config(estimator, **overrides) -> PipelineConfig:
+    """The node's defaults: 'auto' sides, the shipped hand classifier."""
+    gate = gate_from_setting('', 0.0, CLASSIFIER, estimator.cube_mm)
+    return PipelineConfig(detector=HandDetectorConfig(cube_mm=estimator.cube_mm),
+                          handedness='auto', hand_gate=gate, **overrides)
+
+
+def _nearest(hand, joints_mm: dict):
+    """The true hand nearest a found one, and its mean joint error, mm."""
+    errors = {side: float(np.mean(np.linalg.norm(hand.native_m * 1000 - joints, axis=1)))
+              for side, joints in joints_mm.items()}
+    side = min(errors, key=errors.get)
+    return side, errors[side]
+
+
+def test_one_track_is_the_one_hand_pipeline(estimator):
+    config = _config(estimator)
+    single, hands = HandPosePipeline(estimator, config), HandsPipeline(estimator, config)
+    for index in range(3):
+        sample = render_frame(0, index)
+        expected = single.process(sample.depth_mm, sample.intrinsics, index / 30)
+        found = hands.process(sample.depth_mm, sample.intrinsics, index / 30)
+        assert found.primary.detected == expected.detected
+        if expected.detected:
+            assert len(found.hands) == 1 and found.hands[0].track_id == found.primary.track_id
+            np.testing.assert_array_equal(found.primary.positions_m, expected.positions_m)
+        else:
+            assert found.hands == () and found.reason == expected.reason
+
+
+def test_cutting_out_a_hand_removes_it_and_its_forearm_only():
+    sample = render_frame(0, 1)
+    depth = sample.depth_mm.copy()
+    joints = sample.joints_mm
+    cut_out_hand(depth, sample.intrinsics, joints, LAYOUT.edges, LAYOUT.wrist,
+                 palm_center(joints))
+    removed = (sample.depth_mm > 0) & (depth == 0)
+    kept = depth > 0
+    assert removed.sum() > 500, 'the hand has hundreds of pixels at this distance'
+    # Every joint's pixel is gone; the far wall (and anything a hand-width off) stays.
+    intrinsics = sample.intrinsics
+    for x, y, z in joints:
+        u = int(intrinsics.fx * x / z + intrinsics.cx)
+        v = int(intrinsics.fy * y / z + intrinsics.cy)
+        if 0 <= u < intrinsics.width and 0 <= v < intrinsics.height:
+            assert depth[v, u] == 0
+    far = sample.depth_mm > joints[:, 2].max() + 400
+    assert far.any() and np.all(kept[far])
+
+
+def test_both_hands_are_found_with_their_sides(estimator):
+    pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2, search_every=1)
+    both = 0
+    for index in range(8):
+        frame = two_hand_frame(7, index, 'apart')
+        pipeline.reset()
+        for step in range(3):
+            found = pipeline.process(frame.depth_mm, D435_640X480, step / 30)
+        sides = [hand.handedness for hand in found.hands]
+        assert len(found.hands) <= 2 and len(set(sides)) == len(sides), sides
+        assert sides == sorted(sides), 'left before right'
+        matched = [_nearest(hand, frame.joints_mm) for hand in found.hands]
+        if len(found.hands) == 2 and all(side == hand.handedness and error < NEAR_MM
+                                         for hand, (side, error) in zip(found.hands, matched)):
+            both += 1
+    assert both >= 5, f'both hands right in {both} of 8 frames (6 when measured)'
+
+
+@pytest.mark.parametrize('seed', [1, 2])
+def test_crossing_hands_keep_their_sides(estimator, seed):
+    pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2)
+    frames, both = 30, 0
+    for step, frame in enumerate(crossing_stream(seed, frames)):
+        found = pipeline.process(frame.depth_mm, D435_640X480, step / 30)
+        for hand in found.hands:
+            side, error = _nearest(hand, frame.joints_mm)
+            assert error >= NEAR_MM or side == hand.handedness, \
+                f'frame {step}: the {side} hand labelled {hand.handedness}'
+        both += len(found.hands) == 2
+    assert both >= 18, f'both hands in {both} of {frames} frames (24 and 28 when measured)'
+
+
+def test_a_frame_without_hands_gives_none(estimator):
+    pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2)
+    found = pipeline.process(np.full((480, 640), 2500.0, np.float32), D435_640X480, 0.0)
+    assert found.hands == () and not found.primary.detected and found.reason
+    with pytest.raises(ValueError, match='max_hands must be 1 or 2'):
+        HandsPipeline(estimator, _config(estimator), max_hands=3)
