@@ -90,10 +90,14 @@ class Harness:
         self.spin_until(settled, what='processing')
 
     def pose_for(self, msg):
+        return self.answer_for(msg, self.poses, 'HandPose')
+
+    def answer_for(self, msg, received, what):
+        """The first message in ``received`` with the stamp of ``msg`` (spun for)."""
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        found = lambda: [p for p in self.poses  # noqa: E731
+        found = lambda: [p for p in received  # noqa: E731
                          if (p.header.stamp.sec, p.header.stamp.nanosec) == stamp]
-        self.spin_until(found, what=f'HandPose for stamp {stamp}')
+        self.spin_until(found, what=f'{what} for stamp {stamp}')
         return found()[0]
 
 

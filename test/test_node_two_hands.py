@@ -32,11 +32,7 @@ def harness(trained_weights):
 
 
 def _array_for(h, msg):
-    stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-    found = lambda: [a for a in h.arrays  # noqa: E731
-                     if (a.header.stamp.sec, a.header.stamp.nanosec) == stamp]
-    h.spin_until(found, what=f'HandPoseArray for stamp {stamp}')
-    return found()[0]
+    return h.answer_for(msg, h.arrays, 'HandPoseArray')
 
 
 def test_two_hands_come_on_hands_with_sides_tf_and_markers(harness):
