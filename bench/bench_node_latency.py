@@ -5,7 +5,7 @@ Run after ``source scripts/env.sh``::
     python bench/bench_node_latency.py [--weights W.safetensors] [--backend B] [--device D]
         [--threads N] [--seconds 10] [--rate 30] [--transport both|profile|default]
         [--resolution 640x480 | --frames DIR|PNG --intrinsics fx,fy,cx,cy [--depth-scale S]]
-        [--json OUT.json]
+        [--hands 1|2] [--json OUT.json]
 
 Starts ``hand_pose_node`` (the installed executable, this source tree first on PYTHONPATH, with
 config/hand.yaml: the node's default parameters unless --backend, --device or --threads say
@@ -94,6 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     add('--rate', type=positive, default=30.0, help='frames per second')
     add('--loop', type=int, default=90, help='length of the rendered moving-hand loop')
     add('--resolution', type=resolution, help='rendered frames, WxH (default 640x480)')
+    add('--hands', type=int, choices=(1, 2), default=1,
+        help='2: two rendered hands crossing, the node with max_hands:=2, HandPoseArray timed '
+             '(detected: both hands in it)')
     add('--frames', type=Path, help='a 16-bit depth PNG or a folder of them, streamed in a loop')
     add('--depth-scale', type=positive, default=0.001,
         help='metres per PNG unit (default 0.001: mm; the SR305 recordings: 0.000125)')
@@ -102,6 +105,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='Fast DDS profile: both (default), profile or default (none)')
     add('--json', type=Path, help='also write the figures to this file (one run)')
     args = parser.parse_args(argv)
+    if args.hands == 2 and (args.frames is not None or args.resolution not in (None, (640, 480))):
+        parser.error('--hands 2 streams its own 640x480 renders: no --frames or --resolution')
     if args.frames is None:
         if args.intrinsics is not None:
             parser.error('--intrinsics describes the camera of --frames: give --frames too')
@@ -138,10 +143,10 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 
 import crossinfonet_ros  # noqa: E402
 from crossinfonet_ros.backends.probe import random_weights  # noqa: E402
-from crossinfonet_ros.msg import HandPose  # noqa: E402
+from crossinfonet_ros.msg import HandPose, HandPoseArray  # noqa: E402
 from crossinfonet_ros.node.params import find_shipped_weights  # noqa: E402
 from latency_report import Answer, report_lines, summary  # noqa: E402
-from stream_publisher import png_frames, render_loop  # noqa: E402
+from stream_publisher import png_frames, render_loop, two_hand_loop  # noqa: E402
 
 
 def run_both() -> int:
@@ -161,6 +166,8 @@ def run_both() -> int:
 
 def stream_frames(args: argparse.Namespace) -> list:
     """The loop to stream: the PNGs of --frames, or the rendered moving hand."""
+    if args.hands == 2:
+        return two_hand_loop(1, args.loop)
     if args.frames is None:
         return render_loop(11, args.loop, args.rate, size=args.resolution)
     return png_frames(args.pngs, args.depth_scale, args.intrinsics)
@@ -168,7 +175,8 @@ def stream_frames(args: argparse.Namespace) -> list:
 
 def node_overrides(args: argparse.Namespace, weights: str) -> list:
     """``name:=value`` parameters for the node: the weights, and what the command line set."""
-    chosen = {'backend': args.backend, 'device': args.device, 'threads': args.threads}
+    chosen = {'backend': args.backend, 'device': args.device, 'threads': args.threads,
+              'max_hands': args.hands if args.hands > 1 else None}
     return [f'weights:={weights}'] + [f'{name}:={value}' for name, value in chosen.items()
                                       if value is not None]
 
@@ -194,15 +202,20 @@ def main() -> int:
     stream = StreamPublisher(node, frames)  # a loop: the node tracks it as it would a camera's
     sent, published, answers, diagnostics = {}, [], [], []
 
-    def on_pose(msg: HandPose) -> None:
+    def on_pose(msg) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         if key in sent:
             index, published_ns = sent.pop(key)
-            processing = msg.processing_time.sec * 1e3 + msg.processing_time.nanosec * 1e-6
+            poses = msg.hands if args.hands == 2 else [msg]
+            took = poses[0].processing_time if poses else None
+            processing = took.sec * 1e3 + took.nanosec * 1e-6 if took else 0.0  # none: unknown
             answers.append(Answer(index, published_ns, time.time_ns(), processing,
-                                  msg.detected))
+                                  len(poses) == 2 if args.hands == 2 else msg.detected))
 
-    node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
+    if args.hands == 2:
+        node.create_subscription(HandPoseArray, 'hands', on_pose, 50)
+    else:
+        node.create_subscription(HandPose, 'hand_pose', on_pose, 50)
     node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
 
     def publish(index: int) -> None:
@@ -245,7 +258,8 @@ def main() -> int:
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
     figures = summary(answers, published, args.seconds, values)
     size = f'{frames[0].image["width"]}x{frames[0].image["height"]}'
-    source = f'{len(frames)} PNG(s) of {args.frames}' if args.frames else 'rendered hand'
+    source = (f'{len(frames)} PNG(s) of {args.frames}' if args.frames
+              else 'two rendered hands crossing' if args.hands == 2 else 'rendered hand')
     figures.update(rate_hz=args.rate, seconds=args.seconds, resolution=size, source=source,
                    transport=args.transport, device=args.device, backend=args.backend,
                    threads=args.threads)

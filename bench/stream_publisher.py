@@ -151,6 +151,16 @@ def png_frames(paths: Sequence[Path], depth_scale_m: float,
     return frames
 
 
+def two_hand_loop(seed: int, count: int) -> List[Frame]:
+    """``count`` frames of two hands crossing and crossing back (training.synth.two_hands), a
+    loop without a jump; the ground truth is left out (two hands)."""
+    from crossinfonet_ros.camera import D435_640X480
+    from crossinfonet_ros.node.ros_convert import encode_depth
+    from training.synth.two_hands import crossing_stream
+    there = [frame.depth_mm for frame in crossing_stream(seed, max(2, count // 2))]
+    return [Frame(encode_depth(depth), D435_640X480) for depth in there + there[::-1]]
+
+
 def frames_from_samples(samples) -> List[Frame]:
     """Frames of full-frame rendered samples (training.datasets.sample.Sample)."""
     from crossinfonet_ros.node.ros_convert import encode_depth
