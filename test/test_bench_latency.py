@@ -36,6 +36,8 @@ def _run(script, *args):
     (('--frames', '{tmp}', '--intrinsics', '1,1,1,1', '--resolution', '848x480'),
      '--resolution is for rendered frames'),
     (('--depth-scale', '-1'), 'argument --depth-scale: expected a number > 0'),
+    (('--hands', '3'), 'argument --hands: invalid choice'),
+    (('--hands', '2', '--resolution', '848x480'), '--hands 2 streams its own 640x480 renders'),
 ])
 def test_bad_arguments_exit_with_one_line(tmp_path, args, message):
     done = _run(BENCH, '--transport', 'profile',
