@@ -242,11 +242,12 @@ def test_diagnostics_report_rates_latency_and_rejections(harness):
     now = _hand_image(h)  # stamped on this machine's clock, as a local camera driver does
     now.header.stamp.sec, now.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
     h.send(now)
-    inputs = str(h.node.stats.totals()['input'])
+    totals = h.node.stats.totals()
+    done = {'input_total': str(totals['input']), 'output_total': str(totals.get('output', 0))}
 
-    def current():  # a report made after the frame above (one may be on its way already)
-        return [r for r in reports if any(kv.key == 'input_total' and kv.value == inputs
-                                          for kv in r.status[0].values)]
+    def current():  # a report made after the frame above was answered, not while it was in work
+        return [r for r in reports
+                if done.items() <= {(kv.key, kv.value) for kv in r.status[0].values}]
     h.spin_until(current, timeout=5.0, what='/diagnostics')
     status = current()[-1].status[0]
     assert status.name.startswith('hand_pose_node')

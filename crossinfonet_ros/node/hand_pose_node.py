@@ -544,13 +544,14 @@ class HandPoseNode(LifecycleNode):
                        publish=(time.perf_counter() - published) * 1e3)
         if input_age_ms is not None:
             timings['input_age'] = input_age_ms
-        self.stats.count('output')
+        # The latency first: a report that counts this output then holds its stages too.
+        self.stats.latency((time.monotonic_ns() - received_ns) * 1e-6, timings)
         self.stats.count('detected', int(result.detected))
         if pipeline.max_hands > 1:  # per side: /diagnostics reports both
             for side in ('left', 'right'):
                 self.stats.count(f'detected_{side}',
                                  sum(hand.handedness == side for hand in found.hands))
-        self.stats.latency((time.monotonic_ns() - received_ns) * 1e-6, timings)
+        self.stats.count('output')
         return found
 
     # --- output -----------------------------------------------------------------------------
