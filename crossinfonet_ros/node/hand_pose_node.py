@@ -620,8 +620,8 @@ class HandPoseNode(LifecycleNode):
 
 def main(args=None) -> int:
     """Run the node until SIGINT / SIGTERM; exit code 0 on a clean stop, 1 on a start error."""
-    # rclpy's own handlers (installed by init, for both signals) shut the context down, which
-    # ends spin, and then call this one. It interrupts a slow start (an ONNX export) but, once
+    # rclpy's own SIGINT handler (installed by init) shuts the context down, which ends spin,
+    # and then calls this one. It interrupts a slow start (an ONNX export) but, once
     # the node spins, raises nothing: a KeyboardInterrupt would land in whatever runs at that
     # moment (in a __del__ it prints a traceback), and a second signal (ros2 launch sends one on
     # top of the terminal's Ctrl-C) must not cut the teardown short.
@@ -631,9 +631,11 @@ def main(args=None) -> int:
         if interrupt[0]:
             raise KeyboardInterrupt
 
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     rclpy.init(args=args)
+    # SIGTERM (e.g. from a process manager) stops through KeyboardInterrupt, bypassing rclpy's
+    # handler: with it, the context shut down under a start still finishing ended in exit 1.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     code = 0
     # Made before the node says 'ready': a signal that lands while rclpy.spin would still be
@@ -644,8 +646,9 @@ def main(args=None) -> int:
         interrupt[0] = False
         rclpy.spin(node)
     except StartupError as error:
-        rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
-        code = 1
+        if rclpy.ok():  # else a signal stopped the start (rclpy shut the context): a stop
+            rclpy.logging.get_logger('hand_pose_node').fatal(f'cannot start: {error}')
+            code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
