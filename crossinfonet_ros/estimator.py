@@ -57,7 +57,12 @@ class Estimate:
     def entry(self, index: int) -> 'Estimate':
         """The one-crop :class:`Estimate` of entry ``index`` (timings: the whole batch's)."""
         index = range(len(self))[index]  # IndexError when out of range; negatives count back
-        pick = slice(index, index + 1)
+        return self.part(index, index + 1)
+
+    def part(self, start: int, stop: int) -> 'Estimate':
+        """Entries ``start`` to ``stop`` (exclusive) as an :class:`Estimate` (timings: the
+        whole batch's)."""
+        pick = slice(start, stop)
         return Estimate(self.joints_mm[pick], self.confidence[pick],
                         self.joints_normalized[pick], self.heatmaps[pick], self.timings)
 

@@ -1,9 +1,10 @@
 """Up to ``max_hands`` hands per frame: one :class:`~crossinfonet_ros.pipeline.HandPosePipeline`
 per track, all on one estimator.
 
-The tracks that hold a hand go first, each on the depth with the hands already found cut out
-(crop cube and forearm, :mod:`crossinfonet_ros.hand_mask`); then a free track looks for a new
-hand in what is left. So a track never takes another's hand, a hand leaving does not disturb
+The tracks that hold a hand go first, each segmented on the depth with the hands before it cut
+out (bones and forearm, :mod:`crossinfonet_ros.hand_mask`, where last frame's joints moved to),
+all their crops in one network run; then a free track looks for a new hand in what the found
+hands leave. So a track never takes another's hand, a hand leaving does not disturb
 the other, and two crops of one hand (or a hand and its own forearm) count once. Two hands of
 one person have two sides: with ``handedness='auto'`` a new hand found beside a known one is
 given the other side. While a hand is tracked, a free track searches every ``search_every``
@@ -17,12 +18,12 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
-from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.estimator import Estimate, HandPoseEstimator
 from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.hand_mask import cut_out_hand
 from crossinfonet_ros.mirror import SIDES
 from crossinfonet_ros.pipeline import TIMED_STAGES, HandPosePipeline, HandResult, \
-    PipelineConfig
+    PipelineConfig, estimate_crops
 
 MAX_HANDS = 2
 # With one hand tracked, the other is looked for every this many frames: picked up within
@@ -90,37 +91,77 @@ class HandsPipeline:
         """
         self._frame += 1
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
-        order = sorted(range(len(self.tracks)), key=lambda i: not self.tracks[i].holds_hand)
+        holding = [i for i, track in enumerate(self.tracks) if track.holds_hand]
+        free = [i for i in range(len(self.tracks)) if i not in holding]
         found: List[HandResult] = []
         results: Dict[int, HandResult] = {}
-        work, searched = depth_mm, False  # searched: a search on ``work`` found nothing
-        for position, index in enumerate(order):
-            track = self.tracks[index]
-            if not track.holds_hand and (searched or (found and self._frame % self.search_every)):
-                continue
-            result = track.process(work, intrinsics, time_s, self._new_side(found))
-            for stage, ms in result.timings_ms.items():
-                timings[stage] = timings.get(stage, 0.0) + ms
-            if result.detected and any(_same_hand(result, other) for other in found):
-                track.reset()
-                result = HandResult(False, 'the same hand as another track')
-            if not result.detected:
-                self._ids[index] = 0
-                searched = True
-                results[index] = result
-                continue
-            if not result.tracked or not self._ids[index]:  # found afresh: a new hand
-                self._ids[index], self._next_id = self._next_id, self._next_id + 1
-            result = replace(result, track_id=self._ids[index])
-            found.append(result)
-            results[index] = result
-            if position + 1 < len(order):
-                work = self._cut_out(work, depth_mm, result, intrinsics, timings)
-                searched = False
+        # The tracked hands: segmented one after the other, each without the ones before it
+        # (where the network will find them: last frame's joints, moved as their segmentation
+        # moved), then all their crops through the network in one run.
+        work, steps = depth_mm, []
+        for index in holding:
+            steps.append(self.tracks[index].begin(work, intrinsics,
+                                                  steps[0] if steps else None))
+            expected = self.tracks[index].expected_joints_mm(steps[-1])
+            if index != holding[-1] and expected is not None:
+                work = self._cut_out(work, depth_mm, expected, intrinsics, timings)
+        batches = self._estimate_together(steps, timings)
+        for index, step, batch in zip(holding, steps, batches):
+            result = self.tracks[index].finish(step, batch, time_s, self._new_side(found))
+            self._keep(index, result, found, results, timings)
+        # A free track looks for a new hand in what the found ones leave, unless a track that
+        # lost its hand has just searched and found none.
+        if free and all(results[i].detected for i in holding) and \
+                (not found or self._frame % self.search_every == 0):
+            for hand in found:
+                work = self._cut_out(work, depth_mm, hand.native_m * 1000.0, intrinsics,
+                                     timings)
+            for index in free:
+                result = self.tracks[index].process(work, intrinsics, time_s,
+                                                    self._new_side(found))
+                if not self._keep(index, result, found, results, timings):
+                    break  # the next search would look at the same depth
+                if index != free[-1]:
+                    work = self._cut_out(work, depth_mm, result.native_m * 1000.0, intrinsics,
+                                         timings)
         hands = tuple(sorted(found, key=lambda hand: (hand.handedness != 'left', hand.track_id)))
         primary = (min(found, key=lambda hand: hand.track_id) if found
-                   else results[order[0]])
+                   else results[(holding + free)[0]])
         return HandsResult(hands, replace(primary, timings_ms=timings), timings)
+
+    def _estimate_together(self, steps: list, timings: dict) -> List[Optional[Estimate]]:
+        """Each step's share of one network run over all their crops (None: it has none)."""
+        crops = [crop for step in steps for crop in step.crops]
+        if not crops:
+            return [None] * len(steps)
+        batch = estimate_crops(self.estimator, crops, timings)
+        shares, start = [], 0
+        for step in steps:
+            count = len(step.cropped)
+            shares.append(batch.part(start, start + count) if count else None)
+            start += count
+        return shares
+
+    def _keep(self, index: int, result: HandResult, found: List[HandResult],
+              results: Dict[int, HandResult], timings: dict) -> bool:
+        """Record track ``index``'s result (a hand another track holds is none); True when it
+        found a hand, which is then in ``found`` with its track id."""
+        for stage, ms in result.timings_ms.items():
+            timings[stage] = timings.get(stage, 0.0) + ms
+        track = self.tracks[index]
+        if result.detected and any(_same_hand(result, other) for other in found):
+            track.reset()
+            result = HandResult(False, 'the same hand as another track')
+        if not result.detected:
+            self._ids[index] = 0
+            results[index] = result
+            return False
+        if not result.tracked or not self._ids[index]:  # found afresh: a new hand
+            self._ids[index], self._next_id = self._next_id, self._next_id + 1
+        result = replace(result, track_id=self._ids[index])
+        found.append(result)
+        results[index] = result
+        return True
 
     def _new_side(self, found: List[HandResult]) -> Optional[str]:
         """The side a new hand must have: the other one of a hand already found ('auto'
@@ -129,17 +170,17 @@ class HandsPipeline:
             return None
         return next(side for side in SIDES if side != found[0].handedness)
 
-    def _cut_out(self, work: np.ndarray, depth_mm: np.ndarray, hand: HandResult,
+    def _cut_out(self, work: np.ndarray, depth_mm: np.ndarray, joints_mm: np.ndarray,
                  intrinsics: Intrinsics, timings: dict) -> np.ndarray:
-        """``work`` (the first time: a copy of ``depth_mm``) without ``hand``."""
+        """``work`` (the first time: a copy of ``depth_mm``) without the hand at
+        ``joints_mm`` (native layout, mm)."""
         started = time.perf_counter()
         if work is depth_mm:
             work = self._buffers.take('hands_cut_out', depth_mm.shape, depth_mm.dtype)
             np.copyto(work, depth_mm)
-        native_mm = hand.native_m * 1000.0
         layout = self.layout
-        cut_out_hand(work, intrinsics, native_mm, layout.edges, layout.wrist,
-                     layout.palm_center(native_mm))
+        cut_out_hand(work, intrinsics, joints_mm, layout.edges, layout.wrist,
+                     layout.palm_center(joints_mm))
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return work
 

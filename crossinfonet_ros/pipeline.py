@@ -19,7 +19,7 @@ import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.codec import Crop, joints_to_crop_uv
-from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.estimator import Estimate, HandPoseEstimator
 from crossinfonet_ros.frame_buffers import FrameBuffers
 from crossinfonet_ros.hand_fit import surface_distance
 from crossinfonet_ros.hand_gate import HandGate
@@ -130,6 +130,35 @@ class _Attempt:
     fit_mm: float  # surface distance of the skeleton (hand_fit), mm; inf when not measured
 
 
+@dataclass(frozen=True, eq=False)
+class FrameStep:
+    """A frame between :meth:`HandPosePipeline.begin` and :meth:`~HandPosePipeline.finish`:
+    segmented, and cropped around the tracked hand (when there is one) for the network."""
+
+    depth_mm: np.ndarray
+    intrinsics: Intrinsics
+    frame: object  # segmentation.prepare_frame's, reused by a fresh detection
+    timings: Dict[str, float]
+    cropped: tuple = ()  # (detection, side, crop) of the tracked hand, for one network run
+    reason: str = ''  # why the tracked hand could not be cropped
+    moved_mm: Optional[np.ndarray] = None  # the tracked hand's segmented move since last frame
+
+    @property
+    def crops(self) -> list:
+        """The network inputs waiting."""
+        return [crop for _, _, crop in self.cropped]
+
+
+def estimate_crops(estimator: HandPoseEstimator, crops: list, timings: dict) -> Estimate:
+    """One network run over ``crops``, its time added to ``timings``' 'network' and 'decode'."""
+    started = time.perf_counter()
+    batch = estimator.estimate(crops)
+    decode_ms = batch.timings['decode_ms']  # joints de-normalised, heat-map confidence
+    timings['network'] += (time.perf_counter() - started) * 1e3 - decode_ms
+    timings['decode'] += decode_ms
+    return batch
+
+
 class HandPosePipeline:
     """Stateful per-frame processing (tracking seed, filter) around one estimator."""
 
@@ -158,6 +187,7 @@ class HandPosePipeline:
                         if config.smoothing else None)
         self._seed_mm: Optional[np.ndarray] = None  # last frame's segmented centre of mass
         self._palm_mm: Optional[np.ndarray] = None  # last frame's predicted palm centre
+        self._joints_mm: Optional[np.ndarray] = None  # last frame's joints (unfiltered)
         self._side: Optional[str] = None  # the tracked hand's side
         self._fresh_side: Optional[str] = None  # this frame's side of a new hand, when given
         # The segmentation's working arrays, reused frame after frame (one frame at a time).
@@ -172,6 +202,7 @@ class HandPosePipeline:
         """Forget the tracking seed, the hand's side and the filter history."""
         self._seed_mm = None
         self._palm_mm = None
+        self._joints_mm = None
         self._side = None
         if self._filter is not None:
             self._filter.reset()
@@ -209,6 +240,14 @@ class HandPosePipeline:
         stands for the candidate); return the most hand-like attempt (or ``best`` if none beats
         it; the first new best reaching ``min_hand_confidence`` ends the choice) and the first
         reason a candidate failed."""
+        cropped, reason = self._crops(candidates, depth_mm, intrinsics, timings, sides)
+        attempts = self._attempts(cropped, intrinsics, timings, measure_fit=len(sides) > 1)
+        return self._best(attempts, reason, best)
+
+    def _crops(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
+               sides: tuple):
+        """``(detection, side, crop)`` for every candidate and side, and the first reason one
+        could not be cut."""
         reason, cropped = '', []
         for detection in candidates:
             if not detection:
@@ -224,7 +263,10 @@ class HandPosePipeline:
                     reason = reason or crop
                 else:
                     cropped.append((detection, side, crop))
-        attempts = self._attempts(cropped, intrinsics, timings, measure_fit=len(sides) > 1)
+        return cropped, reason
+
+    def _best(self, attempts: list, reason: str, best: Optional['_Attempt'] = None):
+        """The most hand-like of ``attempts`` (or ``best``), and the first reason one failed."""
         for attempt in _better_sides(attempts):
             if isinstance(attempt, str):
                 reason = reason or attempt
@@ -254,17 +296,14 @@ class HandPosePipeline:
         return 'right' if side == self.config.network_side else 'left'
 
     def _attempts(self, cropped, intrinsics: Intrinsics, timings: dict,
-                  measure_fit: bool = False) -> list:
+                  measure_fit: bool = False, batch: Optional[Estimate] = None) -> list:
         """One :class:`_Attempt` (or why it failed) per ``(detection, side, crop)``, in
-        order, from one network run over all the crops; ``measure_fit``: with the skeleton's
-        surface distance (the side decision)."""
+        order, from one network run over all the crops (``batch``: that run's, done by the
+        caller); ``measure_fit``: with the skeleton's surface distance (the side decision)."""
         if not cropped:
             return []
-        started = time.perf_counter()
-        batch = self.estimator.estimate([crop for _, _, crop in cropped])
-        decode_ms = batch.timings['decode_ms']  # joints de-normalised, heat-map confidence
-        timings['network'] += (time.perf_counter() - started) * 1e3 - decode_ms
-        timings['decode'] += decode_ms
+        if batch is None:
+            batch = estimate_crops(self.estimator, [crop for _, _, crop in cropped], timings)
         attempts = []
         for index, (detection, side, crop) in enumerate(cropped):
             view_joints = batch.joints_mm[index]
@@ -325,18 +364,53 @@ class HandPosePipeline:
             ``handedness`` (e.g. the other side of a hand already found); a tracked hand keeps
             its own
         """
+        step = self.begin(depth_mm, intrinsics)
+        batch = estimate_crops(self.estimator, step.crops, step.timings) if step.cropped \
+            else None
+        return self.finish(step, batch, time_s, new_side)
+
+    def begin(self, depth_mm: np.ndarray, intrinsics: Intrinsics,
+              like: Optional[FrameStep] = None) -> FrameStep:
+        """The first half of :meth:`process`: the frame segmented and, while a hand is tracked,
+        cropped around it. Run the step's crops through the network (together with other
+        tracks' crops, :mod:`crossinfonet_ros.hands`) and pass the result to :meth:`finish`.
+
+        :param like: another track's step on this image before something was cut out of it
+            (``depth_mm``): its dominant plane is reused, not fitted again
+        """
+        started = time.perf_counter()
+        frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers,
+                              like.frame.plane if like is not None else None)
+        timings = dict.fromkeys(TIMED_STAGES, 0.0)
+        timings['segment'] = (time.perf_counter() - started) * 1e3
+        if not (self.config.tracking and self._seed_mm is not None):
+            return FrameStep(depth_mm, intrinsics, frame, timings)
+        tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
+        cropped, reason = self._crops([tracked], depth_mm, intrinsics, timings,
+                                      self._sides(tracked=True))
+        moved = tracked.center_mm - self._seed_mm if tracked else None
+        return FrameStep(depth_mm, intrinsics, frame, timings, tuple(cropped), reason, moved)
+
+    def expected_joints_mm(self, step: FrameStep) -> Optional[np.ndarray]:
+        """The tracked hand's joints in ``step``'s frame before the network has seen it: last
+        frame's, moved as its segmentation moved; None without a tracked hand."""
+        if self._joints_mm is None or step.moved_mm is None:
+            return None
+        return self._joints_mm + step.moved_mm
+
+    def finish(self, step: FrameStep, batch: Optional[Estimate], time_s: float,
+               new_side: Optional[str] = None) -> HandResult:
+        """The second half of :meth:`process`, from the network's answer to ``step.crops``
+        (None when there were none)."""
         if new_side is not None:
             check_side(new_side)
         self._fresh_side = new_side
-        started = time.perf_counter()
-        frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers)
-        timings = dict.fromkeys(TIMED_STAGES, 0.0)
-        timings['segment'] = (time.perf_counter() - started) * 1e3
-        best, reason, checked = None, '', None
-        if self.config.tracking and self._seed_mm is not None:
-            tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
-            best, reason = self._try([tracked], depth_mm, intrinsics, timings,
-                                     self._sides(tracked=True))
+        depth_mm, intrinsics, frame, timings = (step.depth_mm, step.intrinsics, step.frame,
+                                                step.timings)
+        best, reason, checked = None, step.reason, None
+        if step.cropped:
+            attempts = self._attempts(list(step.cropped), intrinsics, timings, batch=batch)
+            best, reason = self._best(attempts, reason)
             if best is not None and best.score >= self.config.lost_track_confidence:
                 checked = (best, self.config.hand_gate.check(best.crop.depth))  # kept below
         if checked is None or checked[1][1]:
@@ -418,6 +492,7 @@ class HandPosePipeline:
             native_m = self._filter(native_m, time_s)
         self._seed_mm = np.asarray(seed_mm, dtype=np.float64)
         self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
+        self._joints_mm = best.joints_mm
         self._side = best.side
         return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings,
                                  hand_probability=probability))

@@ -60,7 +60,7 @@ import numpy as np
 
 from crossinfonet_ros.camera import Intrinsics
 from crossinfonet_ros.frame_buffers import FrameBuffers, FreshBuffers
-from crossinfonet_ros.planes import PlaneConfig, dominant_plane
+from crossinfonet_ros.planes import Plane, PlaneConfig, dominant_plane
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,8 @@ class Detection:
 
 def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
                   config: HandDetectorConfig = HandDetectorConfig(),
-                  buffers: Optional[FrameBuffers] = None) -> '_BandFrame':
+                  buffers: Optional[FrameBuffers] = None,
+                  plane: Optional[Plane] = None) -> '_BandFrame':
     """Step 1 for one frame (sub-sampling, band, dominant plane removed), to share between a
     :func:`detect_hand` with a seed and a :func:`detect_hand_candidates` on the same frame (the
     pipeline after a lost track): the plane fit (~1 ms) then runs once.
@@ -169,6 +170,8 @@ def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
     :param config: detector parameters (the detection calls given this frame use its config)
     :param buffers: arrays to reuse for the frame's working copies (a stream's frames, one after
         another: the frame is then valid until the next one prepared with them); None: new ones
+    :param plane: the dominant plane of this image as another prepared frame found it (e.g.
+        before a hand was cut out of it): its readings are removed without a new fit
     :raises ValueError: a depth image that does not match ``intrinsics`` or is not numeric
     """
     depth = np.asarray(depth_mm)
@@ -177,7 +180,7 @@ def prepare_frame(depth_mm: np.ndarray, intrinsics: Intrinsics,
                          f'{intrinsics.height}x{intrinsics.width} (rows x columns)')
     if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
         raise ValueError(f'depth image must hold integers or floats, got dtype {depth.dtype}')
-    frame = _BandFrame(depth, intrinsics, config, buffers)
+    frame = _BandFrame(depth, intrinsics, config, buffers, plane)
     frame.source = depth_mm
     return frame
 
@@ -343,7 +346,7 @@ class _BandFrame:
     """The strided sub-sampling of a frame, its in-band mask, and 3D points of pixel windows."""
 
     def __init__(self, depth: np.ndarray, intrinsics: Intrinsics, config: HandDetectorConfig,
-                 buffers: Optional[FrameBuffers] = None):
+                 buffers: Optional[FrameBuffers] = None, plane: Optional[Plane] = None):
         self.source = None  # the image given to prepare_frame (detection checks it gets that)
         self.step = int(config.downsample)
         self.config = config
@@ -362,14 +365,14 @@ class _BandFrame:
         # (step i, step j) of the frame), and their float32 copies.
         self.x_per_z, self.y_per_z, self._x_per_z32, self._y_per_z32 = _ray_slopes(
             intrinsics, self.step, shape)
-        self.plane = None
+        self.plane = plane
         self._surfaces = None  # computed on first use (surfaces())
         self.ends = {}  # surface label -> its two end starts (_object_ends)
         if config.planes.enabled:
-            self._remove_plane(config.planes)
+            self._remove_plane(config.planes, fit=plane is None)
 
-    def _remove_plane(self, config: PlaneConfig) -> None:
-        """Step 0: mark the readings on the dominant plane invalid.
+    def _remove_plane(self, config: PlaneConfig, fit: bool = True) -> None:
+        """Step 0: mark the readings on the dominant plane invalid (``fit``: find it first).
 
         The plane is fitted on at most ``fit_points`` evenly strided readings (what
         :func:`dominant_plane` keeps of them all), so only those become 3D points; the
@@ -377,12 +380,14 @@ class _BandFrame:
         count = np.count_nonzero(self.valid)
         if count == 0:
             return
-        positions = _every_nth_true(self.valid.reshape(-1), max(1, count // config.fit_points))
-        rows, cols = np.divmod(positions, self.depth.shape[1])
-        z = self.depth[rows, cols].astype(np.float64)
-        # Coordinates as rows, handed over as an (N, 3) view: dominant_plane works on rows.
-        coords = np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z])
-        self.plane = dominant_plane(coords.T, config, self.buffers)
+        if fit:
+            positions = _every_nth_true(self.valid.reshape(-1),
+                                        max(1, count // config.fit_points))
+            rows, cols = np.divmod(positions, self.depth.shape[1])
+            z = self.depth[rows, cols].astype(np.float64)
+            # Coordinates as rows, handed over as an (N, 3) view: dominant_plane works on rows.
+            coords = np.stack([z * self.x_per_z[cols], z * self.y_per_z[rows], z])
+            self.plane = dominant_plane(coords.T, config, self.buffers)
         if self.plane is None:
             return
         # |n . (z x/z, z y/z, z) - offset| = |z (n_x x/z + n_y y/z + n_z) - offset|

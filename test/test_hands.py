@@ -112,6 +112,53 @@ def test_crossing_hands_keep_their_sides(estimator, seed):
     assert both >= 18, f'both hands in {both} of {frames} frames (24 and 28 when measured)'
 
 
+class _CountingEstimator:
+    """The real estimator, with the size of every batch it is given recorded."""
+
+    def __init__(self, estimator):
+        self._estimator, self.batches = estimator, []
+
+    def __getattr__(self, name):
+        return getattr(self._estimator, name)
+
+    def estimate(self, crops, *args, **kwargs):
+        self.batches.append(len(crops))
+        return self._estimator.estimate(crops, *args, **kwargs)
+
+
+def test_tracked_hands_share_one_network_run(estimator):
+    counting = _CountingEstimator(estimator)
+    pipeline = HandsPipeline(counting, _config(estimator), max_hands=2)
+    both_tracked = 0
+    for step, frame in enumerate(crossing_stream(2, 12)):
+        counting.batches.clear()
+        found = pipeline.process(frame.depth_mm, D435_640X480, step / 30)
+        if len(found.hands) == 2 and all(hand.tracked for hand in found.hands):
+            both_tracked += 1
+            assert counting.batches[0] == 2, counting.batches  # both crops, one run
+    assert both_tracked >= 6, f'both hands tracked in {both_tracked} of 12 frames'
+
+
+def test_cutting_out_a_hand_keeps_the_other_one_beside_it():
+    kept = []
+    for index in range(6):
+        frame = two_hand_frame(3, index, 'close')
+        for side, other in (('left', 'right'), ('right', 'left')):
+            depth = frame.depth_mm.copy()
+            joints = frame.joints_mm[side]
+            cut_out_hand(depth, D435_640X480, joints, LAYOUT.edges, LAYOUT.wrist,
+                         palm_center(joints))
+            # The other hand's joints whose pixel shows its finger (a reading within 30 mm).
+            x, y, z = frame.joints_mm[other].T
+            u = np.round(D435_640X480.fx * x / z + D435_640X480.cx).astype(int)
+            v = np.round(D435_640X480.fy * y / z + D435_640X480.cy).astype(int)
+            inside = (u >= 0) & (u < 640) & (v >= 0) & (v < 480)
+            u, v, z = u[inside], v[inside], z[inside]
+            shown = np.abs(frame.depth_mm[v, u] - z) < 30
+            kept.append(np.mean(depth[v[shown], u[shown]] > 0))
+    assert np.mean(kept) >= 0.95 and min(kept) >= 0.75, np.round(kept, 2)
+
+
 def test_a_frame_without_hands_gives_none(estimator):
     pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2)
     found = pipeline.process(np.full((480, 640), 2500.0, np.float32), D435_640X480, 0.0)

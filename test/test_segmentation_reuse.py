@@ -103,6 +103,27 @@ def test_band_and_plane_match_the_plain_formulation(frames):
     assert outcomes == {True, False}  # both kinds of frame were seen
 
 
+def test_a_plane_given_marks_the_readings_a_fit_would(frames):
+    """A frame with a hand cut out reuses the plane of the frame before the cut (hands.py):
+    the band is then that of its own fit wherever the cut leaves the plane as it was."""
+    planes = 0
+    for name, depth, camera in frames:
+        before = prepare_frame(depth, camera, CONFIG)
+        if before.plane is None:
+            continue
+        cut = depth.copy()
+        cut[:, :camera.width // 4] = 0  # a strip of the image gone, the plane still in view
+        fitted = prepare_frame(cut, camera, CONFIG)
+        given = prepare_frame(cut, camera, CONFIG, plane=before.plane)
+        assert given.plane is before.plane, name
+        if fitted.plane is not None and abs(fitted.plane.normal @ before.plane.normal) > 0.999:
+            planes += 1
+            disagree = np.count_nonzero(given.valid != fitted.valid)
+            assert disagree <= 0.002 * fitted.valid.size, (name, disagree)
+        assert not np.any(given.valid[:, :camera.width // 4 // CONFIG.downsample]), name
+    assert planes >= 3
+
+
 def test_surfaces_match_the_plain_formulation(frames):
     buffers = FrameBuffers()
     for name, depth, camera in frames[:6]:
