@@ -23,6 +23,9 @@ pipeline's (``right`` by default, the network's own side; ``left`` mirrors every
 decides each frame's side); the summary then holds the error per side and, for ``auto``, the
 share of frames whose side was decided right.
 
+Two hands (``--dataset two_hands --arrangement crossing|apart|close``): both hands of one person
+through the node's two-hand pipeline, per side (:mod:`training.evaluate_two_hands`).
+
 Real frames without labels (``--dataset frames --root DIR --depth-scale S --intrinsics
 fx,fy,cx,cy``): where the node's joints land on the observed depth, and a contact sheet
 (:mod:`training.frames_check`).
@@ -46,14 +49,15 @@ from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.pipeline import HANDEDNESS_MODES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.weights import WeightsError
-from training import frames_check, metrics
+from training import evaluate_two_hands, frames_check, metrics
 from training.datasets import open_dataset
 from training.datasets.common import DatasetError
 from training.datasets.sample import Sample
 from training.out_path import out_problem
 from training.synth.scenes import SCENES
 
-DATASETS = ('synthetic', 'nyu', 'icvl', 'msra', 'hands2017')
+RENDERED = ('synthetic', 'two_hands')  # rendered on the fly, no --root
+DATASETS = RENDERED + ('nyu', 'icvl', 'msra', 'hands2017')
 HANDS = ('right', 'left', 'both')
 
 
@@ -76,16 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     add('--split', default='test', help='real datasets: split to evaluate (default test)')
     add('--seed', type=int, default=999, help='synthetic: data-set seed (unseen in training)')
     add('--num', type=int, default=200, help='frames to evaluate (real data: first N; 0 = all)')
-    add('--center', choices=('given', 'detect'), default='given',
-        help="'given' (default): renderer / dataset centre; 'detect': the node's detector and "
-             're-centring (HandPosePipeline)')
+    add('--center', choices=('given', 'detect'),
+        help="'given' (default; two_hands: 'detect'): renderer / dataset centre; 'detect': the "
+             "node's detector and re-centring (HandPosePipeline)")
+    add('--arrangement', choices=evaluate_two_hands.ARRANGEMENT_CHOICES, default='crossing',
+        help="two_hands: 'crossing' (tracked streams of 30 frames, the hands swapping places), "
+             "'apart' or 'close' (independent frames); default crossing")
     add('--scene', choices=tuple(SCENES), default='third_person',
         help='synthetic: the scene (training/synth/scenes.py; default third_person)')
     add('--hand', choices=HANDS,
         help="synthetic: right hands, left hands, or both (each frame twice); default: the "
              "scene's (right hands but for 'left' and 'mixed')")
-    add('--handedness', choices=HANDEDNESS_MODES, default='right',
-        help="the pipeline's handedness: 'right' (default), 'left' or 'auto'")
+    add('--handedness', choices=HANDEDNESS_MODES,
+        help="the pipeline's handedness: 'right' (default; two_hands: 'auto'), 'left' or "
+             "'auto'")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
     add('--device', default='cpu', help='estimator device')
     add('--json', help='write the metrics here')
@@ -162,13 +170,18 @@ def run(args: argparse.Namespace) -> dict:
     else:
         summary.update(root=str(args.root), split=args.split)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(summary, indent=2) + '\n')
+        write_json(Path(args.json), summary)
     if args.out:
         out = Path(args.out)
         metrics.write_uvd(out / 'predictions_uvd.txt', np.stack(uvd))
         plot(summary, out)
     return summary
+
+
+def write_json(path: Path, summary: dict) -> None:
+    """The metrics as JSON at ``path`` (its folder made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + '\n')
 
 
 def plot_title(summary: dict) -> str:
@@ -271,20 +284,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return frames_check.main(argv)
     try:
         args = build_parser().parse_args(argv)
-        if args.num < 0 or (args.dataset == 'synthetic' and args.num == 0):
+        rendered = args.dataset in RENDERED
+        two_hands = args.dataset == 'two_hands'
+        if args.num < 0 or (rendered and args.num == 0):
             raise EvaluationError(f'--num must be positive, got {args.num}')
-        if args.dataset != 'synthetic' and not (args.root and Path(args.root).is_dir()):
+        if two_hands and args.out:
+            raise EvaluationError('--out (curves, per-joint bars) is not drawn for two_hands; '
+                                  'use --json')
+        args.center = args.center or ('detect' if two_hands else 'given')
+        args.handedness = args.handedness or ('auto' if two_hands else 'right')
+        if not rendered and not (args.root and Path(args.root).is_dir()):
             raise EvaluationError(f'--dataset {args.dataset} needs --root pointing to a folder,'
                                   f' got {args.root}')
         for option, path, directory in (('--out', args.out, True), ('--json', args.json, False)):
             problem = path and out_problem(Path(path), directory)
             if problem:  # before the evaluation, not after it
                 raise EvaluationError(f'{option} {path}: {problem}')
-        summary = run(args)
+        summary = (evaluate_two_hands.run(args) if two_hands else run(args))
     except (EvaluationError, WeightsError) as error:
         print(f'training.evaluate: error: {error}', file=sys.stderr)
         return 2
-    print(report(summary))
+    if two_hands and args.json:
+        write_json(Path(args.json), summary)
+    print(evaluate_two_hands.report(summary) if two_hands else report(summary))
     return 0
 
 

@@ -1,0 +1,128 @@
+"""Two-hand renders through the node's two-hand pipeline, per side:
+``python -m training.evaluate --dataset two_hands --arrangement crossing|apart|close``.
+
+``crossing``: streams of :data:`STREAM_FRAMES` frames in which the hands swap places (the left
+one passing behind the right), tracked as the node tracks them (``--num`` frames in all);
+``apart`` / ``close``: independent frames with the palms 240-360 / 150-190 mm apart, each a fresh
+search (:mod:`training.synth.two_hands`). ``--center detect`` (the default here) runs
+:class:`~crossinfonet_ros.hands.HandsPipeline` with two hands and the node's hand classifier;
+``--center given`` crops each hand at its true palm centre (the network's accuracy on two-hand
+frames, no search).
+
+A found hand counts for the true hand of its label; a hand nearer the other true hand than
+:data:`NEAR_MM` is a side swap, one near neither a false hand. Per side: the share of frames in
+which it was found (labelled right, within :data:`NEAR_MM`), its mean joint error there, swaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Dict, Iterator, List
+
+import numpy as np
+
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hand_gate import gate_from_setting
+from crossinfonet_ros.hands import HandsPipeline
+from crossinfonet_ros.mirror import SIDES
+from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.segmentation import HandDetectorConfig
+from training.hand_or_not import SHIPPED as SHIPPED_CLASSIFIER
+from training.synth.placement import palm_center
+from training.synth.scene import SynthConfig
+from training.synth.two_hands import ARRANGEMENTS, TwoHandFrame, crossing_stream, \
+    two_hand_frame
+
+ARRANGEMENT_CHOICES = ('crossing',) + tuple(ARRANGEMENTS)
+STREAM_FRAMES = 30  # a crossing stream's length (one crossing in a second at 30 Hz)
+NEAR_MM = 50.0  # a found hand this close (mean joint error) to a true hand is that hand
+CAMERA = SynthConfig().intrinsics  # the two-hand renders' camera
+
+
+def two_hand_frames(seed: int, count: int, arrangement: str) -> Iterator[tuple]:
+    """``(stream index, frame)`` pairs: crossing streams one after the other (a new stream: a
+    new track), or independent frames (each its own stream)."""
+    if arrangement == 'crossing':
+        for stream in range(-(-count // STREAM_FRAMES)):
+            length = min(STREAM_FRAMES, count - stream * STREAM_FRAMES)
+            for frame in crossing_stream(seed + stream, max(length, 2)):
+                yield stream, frame
+        return
+    for index in range(count):
+        yield index, two_hand_frame(seed, index, arrangement)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Evaluate two-hand frames; the summary dict (keys as :func:`report` reads them)."""
+    estimator = HandPoseEstimator.from_weights(args.weights, device=args.device,
+                                               backend=args.backend)
+    detector = HandDetectorConfig(cube_mm=estimator.cube_mm)
+    gate = gate_from_setting('', 0.0, SHIPPED_CLASSIFIER, estimator.cube_mm)
+    config = PipelineConfig(detector, handedness=args.handedness, hand_gate=gate)
+    hands = HandsPipeline(estimator, config, max_hands=2)
+    single = HandPosePipeline(estimator, config)
+    rows: List[Dict[str, tuple]] = []  # per frame: side -> (found right, error mm, swapped)
+    false_hands, stream = 0, None
+    for index, frame in two_hand_frames(args.seed, args.num, args.arrangement):
+        if index != stream:
+            hands.reset()
+            stream = index
+        if args.center == 'given':
+            found = [single.estimate_at(frame.depth_mm, CAMERA, palm_center(frame.joints_mm[side]))
+                     for side in SIDES]
+        else:
+            found = hands.process(frame.depth_mm, CAMERA, len(rows) / 30.0).hands
+        row, extra = _match(found, frame)
+        rows.append(row)
+        false_hands += extra
+    return summarize(rows, false_hands, args)
+
+
+def _match(found, frame: TwoHandFrame):
+    """Each true side's outcome in one frame, and how many found hands were near neither."""
+    row: Dict[str, tuple] = {side: (False, float('nan'), False) for side in SIDES}
+    extra = 0
+    for hand in found:
+        if not hand.detected:
+            continue
+        errors = {side: float(np.mean(np.linalg.norm(hand.native_m * 1000.0 - joints, axis=1)))
+                  for side, joints in frame.joints_mm.items()}
+        nearest = min(errors, key=errors.get)
+        if errors[nearest] >= NEAR_MM:
+            extra += 1
+        elif nearest != hand.handedness:
+            row[nearest] = (False, float('nan'), True)
+        else:
+            row[nearest] = (True, errors[nearest], row[nearest][2])
+    return row, extra
+
+
+def summarize(rows: List[Dict[str, tuple]], false_hands: int, args: argparse.Namespace) -> dict:
+    """Per-side and overall figures of :func:`run`'s rows."""
+    per_side = {}
+    for side in SIDES:
+        found = np.array([row[side][0] for row in rows])
+        errors = np.array([row[side][1] for row in rows])
+        per_side[side] = {'frames': len(rows), 'found_share': float(found.mean()),
+                          'mean_error_mm': float(np.nanmean(errors)) if found.any() else None,
+                          'side_swaps': int(sum(row[side][2] for row in rows))}
+    both = np.mean([row['left'][0] and row['right'][0] for row in rows])
+    return {'dataset': 'two_hands', 'arrangement': args.arrangement, 'seed': args.seed,
+            'frames': len(rows), 'center': args.center, 'handedness': args.handedness,
+            'weights': str(args.weights), 'both_found_share': float(both),
+            'false_hands': false_hands, 'per_side': per_side, 'near_mm': NEAR_MM}
+
+
+def report(summary: dict) -> str:
+    """Human-readable lines."""
+    lines = [f'{summary["frames"]} two-hand frames ({summary["arrangement"]}, seed '
+             f'{summary["seed"]}, --center {summary["center"]}, handedness '
+             f'{summary["handedness"]}): both hands found in '
+             f'{100 * summary["both_found_share"]:.1f}%, false hands {summary["false_hands"]}']
+    for side, row in summary['per_side'].items():
+        error = row['mean_error_mm']
+        lines.append(f'{side} hand: found in {100 * row["found_share"]:.1f}% (side right, '
+                     f'within {summary["near_mm"]:.0f} mm), mean error '
+                     + (f'{error:.2f} mm' if error is not None else 'n/a')
+                     + f', side swaps {row["side_swaps"]}')
+    return '\n'.join(lines)
