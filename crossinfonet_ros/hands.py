@@ -91,39 +91,44 @@ class HandsPipeline:
         """
         self._frame += 1
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
-        holding = [i for i, track in enumerate(self.tracks) if track.holds_hand]
+        # Nearest hand first: a hand in front of another would take its track's segmentation.
+        holding = sorted((i for i, track in enumerate(self.tracks) if track.holds_hand),
+                         key=lambda i: self.tracks[i].seed_mm[2])
         free = [i for i in range(len(self.tracks)) if i not in holding]
         found: List[HandResult] = []
         results: Dict[int, HandResult] = {}
         # The tracked hands: segmented one after the other, each without the ones before it
         # (where the network will find them: last frame's joints, moved as their segmentation
         # moved), then all their crops through the network in one run.
-        work, steps = depth_mm, []
-        for index in holding:
+        steps = []
+        for position, index in enumerate(holding):
+            others = [self.tracks[i].expected_joints_mm(step) for i, step in zip(holding, steps)]
+            others += [self.tracks[i].expected_joints_mm() for i in holding[position + 1:]]
+            work = self._without(depth_mm, others, intrinsics, timings, f'track{position}')
             steps.append(self.tracks[index].begin(work, intrinsics,
                                                   steps[0] if steps else None))
-            expected = self.tracks[index].expected_joints_mm(steps[-1])
-            if index != holding[-1] and expected is not None:
-                work = self._cut_out(work, depth_mm, expected, intrinsics, timings)
         batches = self._estimate_together(steps, timings)
-        for index, step, batch in zip(holding, steps, batches):
-            result = self.tracks[index].finish(step, batch, time_s, self._new_side(found))
+        for position, (index, step, batch) in enumerate(zip(holding, steps, batches)):
+            # Lost and found again in this frame: the side left by the hands found and by
+            # those still tracked.
+            taken = [hand.handedness for hand in found]
+            taken += [self.tracks[i].side for i in holding[position + 1:]]
+            result = self.tracks[index].finish(step, batch, time_s, self._new_side(taken))
             self._keep(index, result, found, results, timings)
         # A free track looks for a new hand in what the found ones leave, unless a track that
         # lost its hand has just searched and found none.
         if free and all(results[i].detected for i in holding) and \
                 (not found or self._frame % self.search_every == 0):
-            for hand in found:
-                work = self._cut_out(work, depth_mm, hand.native_m * 1000.0, intrinsics,
-                                     timings)
+            work = self._without(depth_mm, [hand.native_m * 1000.0 for hand in found],
+                                 intrinsics, timings, 'search')
             for index in free:
-                result = self.tracks[index].process(work, intrinsics, time_s,
-                                                    self._new_side(found))
+                result = self.tracks[index].process(
+                    work, intrinsics, time_s, self._new_side([hand.handedness for hand in found]))
                 if not self._keep(index, result, found, results, timings):
                     break  # the next search would look at the same depth
                 if index != free[-1]:
-                    work = self._cut_out(work, depth_mm, result.native_m * 1000.0, intrinsics,
-                                         timings)
+                    work = self._without(work, [result.native_m * 1000.0], intrinsics, timings,
+                                         'search')
         hands = tuple(sorted(found, key=lambda hand: (hand.handedness != 'left', hand.track_id)))
         primary = (min(found, key=lambda hand: hand.track_id) if found
                    else results[(holding + free)[0]])
@@ -163,24 +168,29 @@ class HandsPipeline:
         results[index] = result
         return True
 
-    def _new_side(self, found: List[HandResult]) -> Optional[str]:
-        """The side a new hand must have: the other one of a hand already found ('auto'
+    def _new_side(self, taken: List[Optional[str]]) -> Optional[str]:
+        """The side a new hand must have: the other one of a hand's side ``taken`` ('auto'
         only: a fixed ``handedness`` holds for every hand)."""
-        if not found or self.config.handedness != 'auto':
+        taken = [side for side in taken if side]
+        if not taken or self.config.handedness != 'auto':
             return None
-        return next(side for side in SIDES if side != found[0].handedness)
+        return next(side for side in SIDES if side != taken[0])
 
-    def _cut_out(self, work: np.ndarray, depth_mm: np.ndarray, joints_mm: np.ndarray,
-                 intrinsics: Intrinsics, timings: dict) -> np.ndarray:
-        """``work`` (the first time: a copy of ``depth_mm``) without the hand at
-        ``joints_mm`` (native layout, mm)."""
+    def _without(self, depth_mm: np.ndarray, hands_mm: list, intrinsics: Intrinsics,
+                 timings: dict, name: str) -> np.ndarray:
+        """``depth_mm`` without the hands at ``hands_mm`` (native joints, mm; None: skipped),
+        in the reused array ``name`` (``depth_mm`` itself when there is nothing to cut)."""
+        hands_mm = [joints for joints in hands_mm if joints is not None]
+        if not hands_mm:
+            return depth_mm
         started = time.perf_counter()
-        if work is depth_mm:
-            work = self._buffers.take('hands_cut_out', depth_mm.shape, depth_mm.dtype)
+        work = self._buffers.take(f'without_{name}', depth_mm.shape, depth_mm.dtype)
+        if work is not depth_mm:
             np.copyto(work, depth_mm)
         layout = self.layout
-        cut_out_hand(work, intrinsics, joints_mm, layout.edges, layout.wrist,
-                     layout.palm_center(joints_mm))
+        for joints in hands_mm:
+            cut_out_hand(work, intrinsics, joints, layout.edges, layout.wrist,
+                         layout.palm_center(joints))
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return work
 

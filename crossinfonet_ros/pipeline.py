@@ -198,6 +198,16 @@ class HandPosePipeline:
         """The last frame found a hand: the next one starts from it."""
         return self._seed_mm is not None
 
+    @property
+    def side(self) -> Optional[str]:
+        """The tracked hand's side; None: no hand."""
+        return self._side
+
+    @property
+    def seed_mm(self) -> Optional[np.ndarray]:
+        """Where the next frame's segmentation starts (the tracked hand, mm); None: no hand."""
+        return self._seed_mm
+
     def reset(self) -> None:
         """Forget the tracking seed, the hand's side and the filter history."""
         self._seed_mm = None
@@ -391,12 +401,13 @@ class HandPosePipeline:
         moved = tracked.center_mm - self._seed_mm if tracked else None
         return FrameStep(depth_mm, intrinsics, frame, timings, tuple(cropped), reason, moved)
 
-    def expected_joints_mm(self, step: FrameStep) -> Optional[np.ndarray]:
-        """The tracked hand's joints in ``step``'s frame before the network has seen it: last
-        frame's, moved as its segmentation moved; None without a tracked hand."""
-        if self._joints_mm is None or step.moved_mm is None:
-            return None
-        return self._joints_mm + step.moved_mm
+    def expected_joints_mm(self, step: Optional[FrameStep] = None) -> Optional[np.ndarray]:
+        """The tracked hand's joints before the network has seen this frame: last frame's,
+        moved as its segmentation moved in ``step`` (None: not moved, not segmented yet); None
+        without a tracked hand or when ``step`` lost it."""
+        if self._joints_mm is None or step is None:
+            return self._joints_mm
+        return None if step.moved_mm is None else self._joints_mm + step.moved_mm
 
     def finish(self, step: FrameStep, batch: Optional[Estimate], time_s: float,
                new_side: Optional[str] = None) -> HandResult:

@@ -98,18 +98,21 @@ def test_both_hands_are_found_with_their_sides(estimator):
     assert both >= 5, f'both hands right in {both} of 8 frames (6 when measured)'
 
 
-@pytest.mark.parametrize('seed', [1, 2])
+# 5151: the hand in front took the track of the one behind it until the nearest went first.
+@pytest.mark.parametrize('seed', [1, 2, 5151])
 def test_crossing_hands_keep_their_sides(estimator, seed):
     pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2)
     frames, both = 30, 0
     for step, frame in enumerate(crossing_stream(seed, frames)):
         found = pipeline.process(frame.depth_mm, D435_640X480, step / 30)
+        sides = [hand.handedness for hand in found.hands]
+        assert len(set(sides)) == len(sides), f'frame {step}: two hands labelled {sides}'
         for hand in found.hands:
             side, error = _nearest(hand, frame.joints_mm)
             assert error >= NEAR_MM or side == hand.handedness, \
                 f'frame {step}: the {side} hand labelled {hand.handedness}'
         both += len(found.hands) == 2
-    assert both >= 18, f'both hands in {both} of {frames} frames (24 and 28 when measured)'
+    assert both >= 18, f'both hands in {both} of {frames} frames (26 and 30 for seeds 1 and 2 when measured)'
 
 
 class _CountingEstimator:
@@ -124,6 +127,16 @@ class _CountingEstimator:
     def estimate(self, crops, *args, **kwargs):
         self.batches.append(len(crops))
         return self._estimator.estimate(crops, *args, **kwargs)
+
+
+def test_two_hands_never_share_a_side(estimator):
+    # Seed 5158: a hand lost and found again took the side of the other, still tracked one,
+    # in 12 of 30 frames before the sides still tracked were taken into account.
+    pipeline = HandsPipeline(estimator, _config(estimator), max_hands=2)
+    for step, frame in enumerate(crossing_stream(5158, 30)):
+        sides = [hand.handedness for hand in
+                 pipeline.process(frame.depth_mm, D435_640X480, step / 30).hands]
+        assert len(set(sides)) == len(sides), f'frame {step}: two hands labelled {sides}'
 
 
 def test_tracked_hands_share_one_network_run(estimator):
