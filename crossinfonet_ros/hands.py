@@ -1,14 +1,15 @@
 """Up to ``max_hands`` hands per frame: one :class:`~crossinfonet_ros.pipeline.HandPosePipeline`
 per track, all on one estimator.
 
-The tracks that hold a hand go first, each segmented on the depth with the hands before it cut
-out (bones and forearm, :mod:`crossinfonet_ros.hand_mask`, where last frame's joints moved to),
+The tracks that hold a hand go first, nearest first, each segmented on the depth with the
+other hands cut out where they are expected (bones and forearm, :mod:`crossinfonet_ros.hand_mask`),
 all their crops in one network run; then a free track looks for a new hand in what the found
-hands leave. So a track never takes another's hand, a hand leaving does not disturb
-the other, and two crops of one hand (or a hand and its own forearm) count once. Two hands of
-one person have two sides: with ``handedness='auto'`` a new hand found beside a known one is
-given the other side. While a hand is tracked, a free track searches every ``search_every``
-frames only (a search runs a batch of candidate crops through the network).
+hands leave. So a track never takes another's hand, a hand leaving does not disturb the other,
+and two crops of one hand (or a hand and its own forearm) count once. Two hands of one person
+have two sides: with ``handedness='auto'`` a new hand found beside a known one, or a tracked
+hand found again, is given the side the other leaves. While a hand is tracked, a free track
+searches every ``search_every`` frames only (a search runs a batch of candidate crops through
+the network).
 """
 
 from dataclasses import dataclass, field, replace
@@ -97,9 +98,23 @@ class HandsPipeline:
         free = [i for i in range(len(self.tracks)) if i not in holding]
         found: List[HandResult] = []
         results: Dict[int, HandResult] = {}
-        # The tracked hands: segmented one after the other, each without the ones before it
-        # (where the network will find them: last frame's joints, moved as their segmentation
-        # moved), then all their crops through the network in one run.
+        self._track(holding, depth_mm, intrinsics, time_s, found, results, timings)
+        # A free track looks for a new hand in what the found ones leave, unless a track that
+        # lost its hand has just searched and found none.
+        if free and all(results[i].detected for i in holding) and \
+                (not found or self._frame % self.search_every == 0):
+            self._search(free, depth_mm, intrinsics, time_s, found, results, timings)
+        hands = tuple(sorted(found, key=lambda hand: (hand.handedness != 'left', hand.track_id)))
+        primary = (min(found, key=lambda hand: hand.track_id) if found
+                   else results[(holding + free)[0]])
+        return HandsResult(hands, replace(primary, timings_ms=timings), timings)
+
+    def _track(self, holding: List[int], depth_mm: np.ndarray, intrinsics: Intrinsics,
+               time_s: float, found: List[HandResult], results: Dict[int, HandResult],
+               timings: dict) -> None:
+        """The tracks ``holding`` hands, in that order: each segmented without the others
+        (where the network will find them: last frame's joints, moved as their segmentation
+        moved when it already ran), then all their crops through the network in one run."""
         steps = []
         for position, index in enumerate(holding):
             others = [self.tracks[i].expected_joints_mm(step) for i, step in zip(holding, steps)]
@@ -115,24 +130,22 @@ class HandsPipeline:
             taken += [self.tracks[i].side for i in holding[position + 1:]]
             result = self.tracks[index].finish(step, batch, time_s, self._new_side(taken))
             self._keep(index, result, found, results, timings)
-        # A free track looks for a new hand in what the found ones leave, unless a track that
-        # lost its hand has just searched and found none.
-        if free and all(results[i].detected for i in holding) and \
-                (not found or self._frame % self.search_every == 0):
-            work = self._without(depth_mm, [hand.native_m * 1000.0 for hand in found],
-                                 intrinsics, timings, 'search')
-            for index in free:
-                result = self.tracks[index].process(
-                    work, intrinsics, time_s, self._new_side([hand.handedness for hand in found]))
-                if not self._keep(index, result, found, results, timings):
-                    break  # the next search would look at the same depth
-                if index != free[-1]:
-                    work = self._without(work, [result.native_m * 1000.0], intrinsics, timings,
-                                         'search')
-        hands = tuple(sorted(found, key=lambda hand: (hand.handedness != 'left', hand.track_id)))
-        primary = (min(found, key=lambda hand: hand.track_id) if found
-                   else results[(holding + free)[0]])
-        return HandsResult(hands, replace(primary, timings_ms=timings), timings)
+
+    def _search(self, free: List[int], depth_mm: np.ndarray, intrinsics: Intrinsics,
+                time_s: float, found: List[HandResult], results: Dict[int, HandResult],
+                timings: dict) -> None:
+        """The ``free`` tracks look for new hands, one after the other, each without the
+        hands found before it."""
+        work = self._without(depth_mm, [hand.native_m * 1000.0 for hand in found], intrinsics,
+                             timings, 'search')
+        for index in free:
+            result = self.tracks[index].process(
+                work, intrinsics, time_s, self._new_side([hand.handedness for hand in found]))
+            if not self._keep(index, result, found, results, timings):
+                break  # the next search would look at the same depth
+            if index != free[-1]:
+                work = self._without(work, [result.native_m * 1000.0], intrinsics, timings,
+                                     'search')
 
     def _estimate_together(self, steps: list, timings: dict) -> List[Optional[Estimate]]:
         """Each step's share of one network run over all their crops (None: it has none)."""

@@ -112,7 +112,8 @@ def test_crossing_hands_keep_their_sides(estimator, seed):
             assert error >= NEAR_MM or side == hand.handedness, \
                 f'frame {step}: the {side} hand labelled {hand.handedness}'
         both += len(found.hands) == 2
-    assert both >= 18, f'both hands in {both} of {frames} frames (26 and 30 for seeds 1 and 2 when measured)'
+    # Both hands in 26 and 30 frames for seeds 1 and 2 when measured.
+    assert both >= 18, f'both hands in {both} of {frames} frames'
 
 
 class _CountingEstimator:
