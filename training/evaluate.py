@@ -134,7 +134,7 @@ def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sa
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Evaluate; return the metrics dict (also written / plotted as the arguments say)."""
+    """Evaluate; return the metrics dict (plotted as --out says; main writes --json)."""
     estimator = HandPoseEstimator.from_weights(args.weights, device=args.device,
                                                backend=args.backend)
     cube = estimator.cube_mm
@@ -169,19 +169,11 @@ def run(args: argparse.Namespace) -> dict:
         summary.update(seed=args.seed, scene=args.scene)
     else:
         summary.update(root=str(args.root), split=args.split)
-    if args.json:
-        write_json(Path(args.json), summary)
     if args.out:
         out = Path(args.out)
         metrics.write_uvd(out / 'predictions_uvd.txt', np.stack(uvd))
         plot(summary, out)
     return summary
-
-
-def write_json(path: Path, summary: dict) -> None:
-    """The metrics as JSON at ``path`` (its folder made)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + '\n')
 
 
 def plot_title(summary: dict) -> str:
@@ -300,12 +292,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             problem = path and out_problem(Path(path), directory)
             if problem:  # before the evaluation, not after it
                 raise EvaluationError(f'{option} {path}: {problem}')
-        summary = (evaluate_two_hands.run(args) if two_hands else run(args))
+        summary = evaluate_two_hands.run(args) if two_hands else run(args)
     except (EvaluationError, WeightsError) as error:
         print(f'training.evaluate: error: {error}', file=sys.stderr)
         return 2
-    if two_hands and args.json:
-        write_json(Path(args.json), summary)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(summary, indent=2) + '\n')
     print(evaluate_two_hands.report(summary) if two_hands else report(summary))
     return 0
 
