@@ -28,6 +28,7 @@ from crossinfonet_ros.layouts import MEDIAPIPE_NAMES
 from crossinfonet_ros.mirror import HANDEDNESS_MODES, SIDES, check_side, crop_side, \
     mirror_box, side_camera, side_points
 from crossinfonet_ros.one_euro import OneEuroFilter
+from crossinfonet_ros.planes import Plane
 from crossinfonet_ros.segmentation import (Detection, HandDetectorConfig, detect_hand,
                                            detect_hand_candidates, prepare_frame)
 
@@ -380,17 +381,16 @@ class HandPosePipeline:
         return self.finish(step, batch, time_s, new_side)
 
     def begin(self, depth_mm: np.ndarray, intrinsics: Intrinsics,
-              like: Optional[FrameStep] = None) -> FrameStep:
+              plane: Optional[Plane] = None) -> FrameStep:
         """The first half of :meth:`process`: the frame segmented and, while a hand is tracked,
         cropped around it. Run the step's crops through the network (together with other
         tracks' crops, :mod:`crossinfonet_ros.hands`) and pass the result to :meth:`finish`.
 
-        :param like: another track's step on this image before something was cut out of it
-            (``depth_mm``): its dominant plane is reused, not fitted again
+        :param plane: the dominant plane another track's step found on this image before
+            something was cut out of it (``depth_mm``): reused, not fitted again
         """
         started = time.perf_counter()
-        frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers,
-                              like.frame.plane if like is not None else None)
+        frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers, plane)
         timings = dict.fromkeys(TIMED_STAGES, 0.0)
         timings['segment'] = (time.perf_counter() - started) * 1e3
         if not (self.config.tracking and self._seed_mm is not None):

@@ -369,10 +369,10 @@ class _BandFrame:
         self._surfaces = None  # computed on first use (surfaces())
         self.ends = {}  # surface label -> its two end starts (_object_ends)
         if config.planes.enabled:
-            self._remove_plane(config.planes, fit=plane is None)
+            self._remove_plane(config.planes)
 
-    def _remove_plane(self, config: PlaneConfig, fit: bool = True) -> None:
-        """Step 0: mark the readings on the dominant plane invalid (``fit``: find it first).
+    def _remove_plane(self, config: PlaneConfig) -> None:
+        """Step 0: mark the readings on the dominant plane invalid (fitted first unless given).
 
         The plane is fitted on at most ``fit_points`` evenly strided readings (what
         :func:`dominant_plane` keeps of them all), so only those become 3D points; the
@@ -380,7 +380,7 @@ class _BandFrame:
         count = np.count_nonzero(self.valid)
         if count == 0:
             return
-        if fit:
+        if self.plane is None:
             positions = _every_nth_true(self.valid.reshape(-1),
                                         max(1, count // config.fit_points))
             rows, cols = np.divmod(positions, self.depth.shape[1])
