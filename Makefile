@@ -16,7 +16,8 @@ setup:
 demo: setup
 	@$(ENV) && python scripts/demo.py $(if $(BAG),--bag $(BAG)) \
 	  $(if $(DEPTH_TOPIC),--depth-topic $(DEPTH_TOPIC)) $(if $(INFO_TOPIC),--info-topic $(INFO_TOPIC)) \
-	  $(if $(FRAMES),--frames $(FRAMES)) $(if $(LOCKSTEP),--lockstep) $(if $(LIVE),--live)
+	  $(if $(FRAMES),--frames $(FRAMES)) $(if $(LOCKSTEP),--lockstep) $(if $(LIVE),--live) \
+	  $(if $(HANDS),--hands $(HANDS))
 
 # Each distro runs even when an earlier one failed; the exit status fails if any did. The first
 # runs every test, the others the ones that touch ROS 2 (marker `ros`, test/conftest.py): the

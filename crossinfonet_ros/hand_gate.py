@@ -12,6 +12,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from crossinfonet_ros.codec import Crop
 from crossinfonet_ros.hand_classifier import HandClassifier, load_classifier
 
 
@@ -34,13 +35,13 @@ class HandGate:
             return 0.0
         return self.threshold or self.classifier.threshold
 
-    def check(self, crop_depth: np.ndarray) -> Tuple[float, str]:
+    def check(self, crop: Crop) -> Tuple[float, str]:
         """P(hand) of a crop (nan without a classifier) and why it is not a hand ('' when it
         is).
 
-        :param crop_depth: (96, 96) normalised crop depth, the network input
+        :param crop: the codec's crop, as the pose network sees it
         """
-        probability = self.probability(crop_depth)
+        probability = self.probability(crop.depth)
         if self.classifier is None or probability >= self.bar:
             return probability, ''
         return probability, f'not a hand (score {probability:.2f} < {self.bar:.2f})'

@@ -423,7 +423,7 @@ class HandPosePipeline:
             attempts = self._attempts(list(step.cropped), intrinsics, timings, batch=batch)
             best, reason = self._best(attempts, reason)
             if best is not None and best.score >= self.config.lost_track_confidence:
-                checked = (best, self.config.hand_gate.check(best.crop.depth))  # kept below
+                checked = (best, self.config.hand_gate.check(best.crop))  # kept below
         if checked is None or checked[1][1]:
             # No track, or a track that no longer looks like a hand: detect afresh.
             candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
@@ -438,7 +438,7 @@ class HandPosePipeline:
             if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
                 best = self._redecide(best, depth_mm, intrinsics, timings)
         probability, verdict = (checked[1] if checked and checked[0] is best
-                                else self.config.hand_gate.check(best.crop.depth))
+                                else self.config.hand_gate.check(best.crop))
         if verdict:
             self.reset()
             return HandResult(False, verdict, hand_probability=probability,

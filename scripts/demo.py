@@ -6,12 +6,14 @@ node is the installed executable. With no ``--bag`` the stream is a synthetic on
 with ground truth), rendered on first run into ``<out>/input_bag``.
 
     make demo                                   # synthetic stream, with error figures
+    make demo HANDS=2                           # both hands: a two-hand stream, per side
     make demo BAG=path/to/bag DEPTH_TOPIC=/camera/depth/image_rect_raw \\
               INFO_TOPIC=/camera/depth/camera_info
     python scripts/demo.py --live --depth-topic ... --info-topic ...   # node only, your camera
 
 Outputs in ``--out`` (default out/demo): ``report.json``, ``contact_sheet.png``,
-``hand_3d.png``, ``outputs_bag/`` (HandPose, /tf and markers as received) and ``node.log``.
+``hand_3d.png``, ``outputs_bag/`` (HandPose, HandPoseArray, /tf and markers as received) and
+``node.log``.
 """
 
 import argparse
@@ -20,7 +22,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--lockstep', action='store_true',
                         help='send each frame once the previous one is answered instead of in '
                              'real time (every frame measured on a machine too busy for 30 Hz)')
+    parser.add_argument('--hands', type=int, choices=(1, 2), default=1,
+                        help='hands per frame: 2 starts the node with max_hands:=2 and (without '
+                             '--bag) plays a two-hand stream; the report gains per-side figures')
     parser.add_argument('--out', type=Path, default=DEFAULT_OUT, help='output folder')
     parser.add_argument('--weights', type=Path, default=None,
                         help='weights file (default: the shipped one)')
@@ -103,6 +110,8 @@ def start_node(args: argparse.Namespace, depth_topic: str, info_topic: str,
                '-r', f'depth/image:={depth_topic}', '-r', f'depth/camera_info:={info_topic}']
     if args.weights:
         command += ['-p', f'weights:={args.weights.resolve()}']
+    if args.hands != 1:
+        command += ['-p', f'max_hands:={args.hands}']
     if log_path is None:
         return subprocess.Popen(command)
     with open(log_path, 'w') as log:
@@ -148,13 +157,12 @@ def run_live(args: argparse.Namespace) -> int:
     return 0 if code in (0, -signal.SIGINT) else code
 
 
-def _sheet_and_plot(args, bag: InputBag, playback, results: Dict[Stamp, object],
-                    has_truth: bool) -> Dict[str, str]:
-    """Write the contact sheet and the 3D plot; returns their paths by name."""
-    from demo_figures import SheetFrame, contact_sheet, hand_3d_plot, layout_edges
+def _one_hand_tiles(bag: InputBag, playback, results: Dict[Stamp, object]) -> list:
+    """Contact-sheet tiles of the stills from the node's HandPose answers."""
+    from demo_figures import SheetFrame, layout_edges
     from demo_report import TRUTH_LAYOUT
     truth_edges = layout_edges(TRUTH_LAYOUT)
-    frames: List[SheetFrame] = []
+    frames = []
     for index, stamp in enumerate(playback.stamps):
         still = playback.stills.get(stamp)
         if still is None:
@@ -175,29 +183,56 @@ def _sheet_and_plot(args, bag: InputBag, playback, results: Dict[Stamp, object],
                                  bag.decode_info(still.info), predicted,
                                  layout_edges(result.layout) if result else (), truth_mm,
                                  truth_edges, center, cube, label))
-    title = (f'hand_pose_node on {len(frames)} frames of the stream; per tile: #frame, mean '
-             'joint error' if has_truth else
+    return frames
+
+
+def _two_hand_tiles(bag: InputBag, playback, hands: Dict[Stamp, list]) -> list:
+    """Contact-sheet tiles of the stills from the node's HandPoseArray answers."""
+    from demo_two_hands import sheet_frame
+    frames = []
+    for index, stamp in enumerate(playback.stamps):
+        still = playback.stills.get(stamp)
+        if still is None:
+            continue
+        truth = playback.truth.get(stamp)
+        frames.append(sheet_frame(index, bag.decode_depth(still.depth),
+                                  bag.decode_info(still.info), hands.get(stamp),
+                                  1000.0 * bag.decode_truth(truth) if truth is not None
+                                  else None))
+    return frames
+
+
+def _sheet_and_plot(args, frames: list, has_truth: bool) -> Dict[str, str]:
+    """Write the contact sheet of ``frames`` and the 3D plot of a typical one; returns their
+    paths by name."""
+    from demo_figures import contact_sheet, hand_3d_plot
+    what = 'mean joint error' if args.hands == 1 else 'each side\'s mean joint error'
+    title = (f'hand_pose_node on {len(frames)} frames of the stream; per tile: #frame, {what}'
+             if has_truth else
              f'hand_pose_node on {len(frames)} frames of the bag; per tile: #frame (no '
              'ground truth in this bag)')
     outputs = {}
     sheet = args.out / 'contact_sheet.png'
     contact_sheet(sheet, frames, title)
     outputs['contact_sheet'] = str(sheet)
-    # The 3D plot shows a typical hand: the median-error frame, else the middle detection.
-    detected = [results[s] for s in playback.stamps if s in results and results[s].detected]
+    # The 3D plot shows a typical frame: the median-error one, else the middle detection.
+    detected = [frame for frame in frames if frame.predicted_mm is not None]
     if detected:
-        scored = [r for r in detected if r.error_mm is not None]
-        if scored:
-            pick = sorted(scored, key=lambda r: float(r.error_mm.mean()))[len(scored) // 2]
-        else:
-            pick = detected[len(detected) // 2]
-        index = playback.stamps.index(pick.stamp)
-        error = pick.error_mm
-        title = f'frame #{index}' + (f', mean joint error {error.mean():.1f} mm'
-                                     if error is not None else '')
+        def error(frame):
+            # Same bones: the prediction is in the truth's joint layout and can be scored.
+            if frame.truth_mm is None or tuple(frame.predicted_edges) != tuple(
+                    frame.truth_edges) or frame.truth_mm.shape != frame.predicted_mm.shape:
+                return None
+            return float(np.linalg.norm(frame.predicted_mm - frame.truth_mm, axis=1).mean())
+        scored = [frame for frame in detected if error(frame) is not None]
+        pick = (sorted(scored, key=error)[len(scored) // 2] if scored
+                else detected[len(detected) // 2])
+        title = f'frame #{pick.index}' + (f', mean joint error {error(pick):.1f} mm'
+                                          if error(pick) is not None else '')
         plot = args.out / 'hand_3d.png'
-        hand_3d_plot(plot, pick.predicted_mm, layout_edges(pick.layout),
-                     pick.truth_mm if error is not None else None, truth_edges, title)
+        hand_3d_plot(plot, pick.predicted_mm, pick.predicted_edges,
+                     pick.truth_mm if error(pick) is not None else None, pick.truth_edges,
+                     title)
         outputs['hand_3d'] = str(plot)
     return outputs
 
@@ -205,10 +240,10 @@ def _sheet_and_plot(args, bag: InputBag, playback, results: Dict[Stamp, object],
 def run_demo(args: argparse.Namespace) -> int:
     """Play the bag into the node, record, report; 0 when the node answered frames."""
     from demo_play import WARMUP_S, PlayerRecorder, latencies_ms
-    from demo_record import hand_poses, write_output_bag
+    from demo_record import HANDPOSE_ARRAY_TYPE, hand_poses, write_output_bag
     from demo_report import compute_figures, frame_result, print_report, write_report
     bag_path = args.bag if args.bag is not None else synthetic_bag(
-        args.out, max(args.frames or SYNTH_FRAMES, 1))
+        args.out, max(args.frames or SYNTH_FRAMES, 1), args.hands)
     with InputBag(bag_path) as bag:
         topics = bag.select_topics(args.depth_topic, args.info_topic,
                                    _truth_topic())
@@ -229,6 +264,7 @@ def run_demo(args: argparse.Namespace) -> int:
                                         args.lockstep)
                 messages, foreign = session.recorder.answering(set(playback.stamps))
                 poses = hand_poses(messages['/hand_pose'])
+                arrays = hand_poses(messages['/hands'], HANDPOSE_ARRAY_TYPE)
         finally:
             stop_node(node)
         has_truth = topics.truth is not None and bool(playback.truth)
@@ -240,14 +276,26 @@ def run_demo(args: argparse.Namespace) -> int:
                                           if truth is not None else None)
         figures = compute_figures(playback.stamps, results, latencies_ms(playback, poses),
                                   has_truth)
+        if args.hands == 1:
+            tiles = _one_hand_tiles(bag, playback, results)
+        else:
+            from demo_two_hands import array_hands, two_hand_figures
+            hands = {(a.header.stamp.sec, a.header.stamp.nanosec): array_hands(a)
+                     for _, a in arrays}
+            truth_mm = {stamp: 1000.0 * bag.decode_truth(raw)
+                        for stamp, raw in playback.truth.items()}
+            figures.update(two_hand_figures(playback.stamps, hands, truth_mm,
+                                            latencies_ms(playback, arrays)))
+            tiles = _two_hand_tiles(bag, playback, hands)
         outputs_bag = args.out / 'outputs_bag'
         write_output_bag(outputs_bag, messages)
         outputs = {'report': str(args.out / 'report.json'), 'outputs_bag': str(outputs_bag)}
-        outputs.update(_sheet_and_plot(args, bag, playback, results, has_truth))
+        outputs.update(_sheet_and_plot(args, tiles, has_truth))
     outputs['node_log'] = str(log_path)
     weights = weights_path(args)
     report = dict(figures)
     report.update({
+        'hands': args.hands,
         'warmup_answers_not_counted': warmup,
         'pace': pace(args),
         'tf_messages': len(messages['/tf']),

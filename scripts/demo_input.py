@@ -23,6 +23,7 @@ SYNTH_SEED = 7  # the demo stream's seed (not used by training or evaluation)
 SYNTH_FRAMES = 300  # the default stream: 10 s at 30 Hz
 SYNTH_RATE_HZ = 30.0  # frame rate of the synthetic stream (a D435's depth rate)
 SYNTH_START_NS = 1_700_000_000 * 10**9  # stamp of the first synthetic frame
+TRUTH_SIDES = ('left', 'right')  # a two-hand bag's ground truth: these hands' joints in turn
 
 Stamp = Tuple[int, int]  # header stamp (sec, nanosec): the key that ties a frame to its answers
 
@@ -214,30 +215,49 @@ def _depth_frames_in(bag: Path) -> int:
         return 0
 
 
-def synthetic_bag(out: Path, frames: int = SYNTH_FRAMES) -> Path:
+def synthetic_bag(out: Path, frames: int = SYNTH_FRAMES, hands: int = 1) -> Path:
     """The demo's synthetic stream as a rosbag2 of at least ``frames`` frames, rendered once.
 
-    The bag (``out/input_bag``, mcap, topics of :mod:`training.synth.writers`) is reused while
-    it holds enough frames, so a second run starts at once.
+    The bag (``out/input_bag``, or ``out/input_bag_two_hands`` for ``hands=2``; mcap, topics
+    of :mod:`training.synth.writers`) is reused while it holds enough frames, so a second run
+    starts at once. The two-hand stream crosses the hands there and back, once a second
+    (``training.synth.two_hands.back_and_forth``, the left hand passing behind the right one);
+    its ground truth holds the left hand's joints, then the right hand's (:data:`TRUTH_SIDES`).
 
     :param out: the demo's output folder
     :param frames: the number of frames needed
+    :param hands: 1 or 2 hands in the stream
     """
-    from training.synth.motion import stream_frames
-    from training.synth.writers import write_rosbag2
-    bag = out / 'input_bag'
+    from training.synth.writers import Rosbag2Writer
+    bag = out / ('input_bag' if hands == 1 else 'input_bag_two_hands')
     if (bag / 'metadata.yaml').exists() and _depth_frames_in(bag) >= frames:
         return bag
     print(f'[demo] rendering {frames} synthetic frames into {bag} (first run only)', flush=True)
     # Rendered aside and moved in place: an interrupted run never leaves half a bag behind.
     # The bag's file is named after its folder, hence the folder named like the final one.
-    partial = out / '.input_bag.partial'
+    partial = out / f'.{bag.name}.partial'
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    stream = ((SYNTH_START_NS + round(t * 1e9), sample)
-              for t, sample in stream_frames(SYNTH_SEED, frames, SYNTH_RATE_HZ))
-    write_rosbag2(partial / 'input_bag', stream)
+    with Rosbag2Writer(partial / bag.name) as writer:
+        for index, (depth_mm, intrinsics, joints_mm) in enumerate(_synthetic_frames(frames,
+                                                                                    hands)):
+            writer.write_frame(SYNTH_START_NS + round(index / SYNTH_RATE_HZ * 1e9), depth_mm,
+                               intrinsics, joints_mm)
     shutil.rmtree(bag, ignore_errors=True)
-    (partial / 'input_bag').rename(bag)
+    (partial / bag.name).rename(bag)
     partial.rmdir()
     return bag
+
+
+def _synthetic_frames(frames: int, hands: int) -> Iterator[tuple]:
+    """(depth mm, intrinsics, joints mm) of the synthetic stream's frames."""
+    if hands == 1:
+        from training.synth.motion import stream_frames
+        for _, sample in stream_frames(SYNTH_SEED, frames, SYNTH_RATE_HZ):
+            yield sample.depth_mm, sample.intrinsics, sample.joints_mm
+        return
+    from training.evaluate_two_hands import CAMERA
+    from training.synth.two_hands import back_and_forth
+    for frame in back_and_forth(SYNTH_SEED, frames):
+        yield frame.depth_mm, CAMERA, np.concatenate([frame.joints_mm[side]
+                                                      for side in TRUTH_SIDES])

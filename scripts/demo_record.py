@@ -13,9 +13,12 @@ from typing import Dict, List, Set, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 HANDPOSE_MSG = ROOT / 'msg' / 'HandPose.msg'
 HANDPOSE_TYPE = 'crossinfonet_ros/msg/HandPose'
+HANDPOSE_ARRAY_MSG = ROOT / 'msg' / 'HandPoseArray.msg'
+HANDPOSE_ARRAY_TYPE = 'crossinfonet_ros/msg/HandPoseArray'
 # topic the node publishes on (root namespace) -> message type, as the recorder records them
 RECORDED_TOPICS = {
     '/hand_pose': HANDPOSE_TYPE,
+    '/hands': HANDPOSE_ARRAY_TYPE,
     '/tf': 'tf2_msgs/msg/TFMessage',
     '/hand_markers': 'visualization_msgs/msg/MarkerArray',
 }
@@ -42,12 +45,12 @@ class OutputRecorder:
         from tf2_msgs.msg import TFMessage
         from visualization_msgs.msg import MarkerArray
 
-        from crossinfonet_ros.msg import HandPose
+        from crossinfonet_ros.msg import HandPose, HandPoseArray
         # Reliable with a deep queue: a recorder must not lose what the node sent.
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
-        classes = {HANDPOSE_TYPE: HandPose, 'tf2_msgs/msg/TFMessage': TFMessage,
+        classes = {HANDPOSE_TYPE: HandPose, HANDPOSE_ARRAY_TYPE: HandPoseArray, 'tf2_msgs/msg/TFMessage': TFMessage,
                    'visualization_msgs/msg/MarkerArray': MarkerArray}
         self.messages: Dict[str, List[Received]] = {topic: [] for topic in RECORDED_TOPICS}
         for topic, msgtype in RECORDED_TOPICS.items():
@@ -79,11 +82,12 @@ class OutputRecorder:
         from tf2_msgs.msg import TFMessage
         from visualization_msgs.msg import MarkerArray
 
-        from crossinfonet_ros.msg import HandPose
+        from crossinfonet_ros.msg import HandPose, HandPoseArray
 
         def headers(topic: str, raw: bytes):
-            if topic == '/hand_pose':
-                return [deserialize_message(raw, HandPose).header]
+            if topic in ('/hand_pose', '/hands'):
+                kind = HandPose if topic == '/hand_pose' else HandPoseArray
+                return [deserialize_message(raw, kind).header]
             if topic == '/tf':
                 return [t.header for t in deserialize_message(raw, TFMessage).transforms]
             return [m.header for m in deserialize_message(raw, MarkerArray).markers]
@@ -97,24 +101,26 @@ class OutputRecorder:
         return kept, left_out
 
 
-def hand_poses(received: List[Received]) -> list:
-    """Decode received HandPose messages.
+def hand_poses(received: List[Received], kind: str = HANDPOSE_TYPE) -> list:
+    """Decode received HandPose (or HandPoseArray) messages.
 
-    :param received: the messages of ``/hand_pose``
-    :returns: list of (Received, crossinfonet_ros.msg.HandPose)
+    :param received: the messages of ``/hand_pose`` (or ``/hands``)
+    :param kind: their type, :data:`HANDPOSE_TYPE` or :data:`HANDPOSE_ARRAY_TYPE`
+    :returns: list of (Received, message)
     """
     from rclpy.serialization import deserialize_message
 
-    from crossinfonet_ros.msg import HandPose
-    return [(item, deserialize_message(item.raw, HandPose)) for item in received]
+    from crossinfonet_ros.msg import HandPose, HandPoseArray
+    message_class = HandPose if kind == HANDPOSE_TYPE else HandPoseArray
+    return [(item, deserialize_message(item.raw, message_class)) for item in received]
 
 
 def output_typestore():
-    """A Jazzy ``rosbags`` typestore that also knows crossinfonet_ros/msg/HandPose."""
+    """A Jazzy ``rosbags`` typestore that also knows the package's HandPose and HandPoseArray."""
     from rosbags.typesys import Stores, get_typestore, get_types_from_msg
     typestore = get_typestore(Stores.ROS2_JAZZY)
-    typestore.register(get_types_from_msg(HANDPOSE_MSG.read_text(encoding='utf-8'),
-                                          HANDPOSE_TYPE))
+    for path, name in ((HANDPOSE_MSG, HANDPOSE_TYPE), (HANDPOSE_ARRAY_MSG, HANDPOSE_ARRAY_TYPE)):
+        typestore.register(get_types_from_msg(path.read_text(encoding='utf-8'), name))
     return typestore
 
 

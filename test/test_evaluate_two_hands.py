@@ -6,23 +6,20 @@ import json
 import numpy as np
 import pytest
 
-from crossinfonet_ros.pipeline import HandResult
 from training import evaluate
-from training.evaluate_two_hands import _match, two_hand_frames
+from training.evaluate_two_hands import match_hands, two_hand_frames
 from training.synth.two_hands import crossing_stream, two_hand_frame
 
 
-def _hand(joints_mm, side):
-    return HandResult(True, native_m=np.asarray(joints_mm) / 1000.0, handedness=side)
 
 
 def test_a_found_hand_counts_for_the_true_hand_of_its_label():
     frame = two_hand_frame(3, 0, 'apart')
     left, right = frame.joints_mm['left'], frame.joints_mm['right']
-    row, extra = _match([_hand(left + 10.0, 'left'), _hand(right, 'left')], frame)
+    row, extra = match_hands([('left', left + 10.0), ('left', right)], frame.joints_mm)
     assert row['left'][0] and abs(row['left'][1] - np.sqrt(300.0)) < 1e-6  # 10 mm each axis
     assert not row['right'][0] and row['right'][2], 'the right hand labelled left: a swap'
-    row, extra = _match([_hand(right + [0.0, 0.0, 400.0], 'right')], frame)
+    row, extra = match_hands([('right', right + [0.0, 0.0, 400.0])], frame.joints_mm)
     assert extra == 1 and not row['right'][0] and not row['left'][0]
 
 

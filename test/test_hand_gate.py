@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from crossinfonet_ros.codec import Crop
 from crossinfonet_ros.estimator import HandPoseEstimator
 from crossinfonet_ros.hand_classifier import (TENSORS, HandClassifier, HandClassifierError,
                                               load_classifier, save_classifier)
@@ -67,7 +68,8 @@ def test_bad_classifier_files_are_refused(tmp_path):
 
 
 def test_gate_answers_with_the_bar_it_is_given():
-    crop = np.ones((96, 96), np.float32)
+    crop = Crop(np.ones((96, 96), np.float32), np.array([0.0, 0.0, 500.0]), 250.0, np.eye(3),
+                (0, 0, 96, 96))
     sure_not = HandClassifier(_tensors(bias=-3.0), 250.0, 0.4)
     probability, reason = HandGate(sure_not).check(crop)
     assert probability < 0.4 and reason == f'not a hand (score {probability:.2f} < 0.40)'

@@ -46,6 +46,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hand_classifier import HandClassifierError
 from crossinfonet_ros.pipeline import HANDEDNESS_MODES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from crossinfonet_ros.weights import WeightsError
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     add('--handedness', choices=HANDEDNESS_MODES,
         help="the pipeline's handedness: 'right' (default; two_hands: 'auto'), 'left' or "
              "'auto'")
+    add('--classifier', default='',
+        help="two_hands: the hand classifier file ('' = the shipped one, 'none' = off)")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
     add('--device', default='cpu', help='estimator device')
     add('--json', help='write the metrics here')
@@ -292,8 +295,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             problem = path and out_problem(Path(path), directory)
             if problem:  # before the evaluation, not after it
                 raise EvaluationError(f'{option} {path}: {problem}')
+        if args.classifier not in ('', 'none') and not Path(args.classifier).is_file():
+            raise EvaluationError(f'--classifier {args.classifier}: no such file')
         summary = evaluate_two_hands.run(args) if two_hands else run(args)
-    except (EvaluationError, WeightsError) as error:
+    except (EvaluationError, WeightsError, HandClassifierError) as error:
         print(f'training.evaluate: error: {error}', file=sys.stderr)
         return 2
     if args.json:

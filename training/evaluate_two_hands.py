@@ -17,7 +17,7 @@ which it was found (labelled right, within :data:`NEAR_MM`), its mean joint erro
 from __future__ import annotations
 
 import argparse
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
@@ -30,8 +30,7 @@ from crossinfonet_ros.segmentation import HandDetectorConfig
 from training.hand_or_not import SHIPPED as SHIPPED_CLASSIFIER
 from training.synth.placement import palm_center
 from training.synth.scene import SynthConfig
-from training.synth.two_hands import ARRANGEMENTS, TwoHandFrame, crossing_stream, \
-    two_hand_frame
+from training.synth.two_hands import ARRANGEMENTS, crossing_stream, two_hand_frame
 
 ARRANGEMENT_CHOICES = ('crossing',) + tuple(ARRANGEMENTS)
 STREAM_FRAMES = 30  # a crossing stream's length (one crossing in a second at 30 Hz)
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> dict:
     estimator = HandPoseEstimator.from_weights(args.weights, device=args.device,
                                                backend=args.backend)
     detector = HandDetectorConfig(cube_mm=estimator.cube_mm)
-    gate = gate_from_setting('', 0.0, SHIPPED_CLASSIFIER, estimator.cube_mm)
+    gate = gate_from_setting(args.classifier, 0.0, SHIPPED_CLASSIFIER, estimator.cube_mm)
     config = PipelineConfig(detector, handedness=args.handedness, hand_gate=gate)
     hands = HandsPipeline(estimator, config, max_hands=2)
     single = HandPosePipeline(estimator, config)
@@ -72,33 +71,38 @@ def run(args: argparse.Namespace) -> dict:
                      for side in SIDES]
         else:
             found = hands.process(frame.depth_mm, CAMERA, len(rows) / 30.0).hands
-        row, extra = _match(found, frame)
+        row, extra = match_hands([(hand.handedness, hand.native_m * 1000.0)
+                                  for hand in found if hand.detected], frame.joints_mm)
         rows.append(row)
         false_hands += extra
     return summarize(rows, false_hands, args)
 
 
-def _match(found, frame: TwoHandFrame):
-    """Each true side's outcome in one frame, and how many found hands were near neither."""
+def match_hands(found: Sequence[Tuple[str, np.ndarray]], truth_mm: Dict[str, np.ndarray]
+                ) -> Tuple[Dict[str, tuple], int]:
+    """Each true side's outcome in one frame, and how many found hands were near neither.
+
+    :param found: (side label, (J, 3) joints in mm) of each hand found
+    :param truth_mm: side -> (J, 3) true joints, mm
+    :returns: side -> (found with its label, mean error mm or nan, swapped), false hands
+    """
     row: Dict[str, tuple] = {side: (False, float('nan'), False) for side in SIDES}
     extra = 0
-    for hand in found:
-        if not hand.detected:
-            continue
-        errors = {side: float(np.mean(np.linalg.norm(hand.native_m * 1000.0 - joints, axis=1)))
-                  for side, joints in frame.joints_mm.items()}
+    for side, joints_mm in found:
+        errors = {true: float(np.mean(np.linalg.norm(joints_mm - joints, axis=1)))
+                  for true, joints in truth_mm.items()}
         nearest = min(errors, key=errors.get)
         if errors[nearest] >= NEAR_MM:
             extra += 1
-        elif nearest != hand.handedness:
+        elif nearest != side:
             row[nearest] = (False, float('nan'), True)
         else:
             row[nearest] = (True, errors[nearest], row[nearest][2])
     return row, extra
 
 
-def summarize(rows: List[Dict[str, tuple]], false_hands: int, args: argparse.Namespace) -> dict:
-    """Per-side and overall figures of :func:`run`'s rows."""
+def side_figures(rows: List[Dict[str, tuple]]) -> Dict[str, dict]:
+    """Per side, over :func:`match_hands` rows: frames, share found, mean error, swaps."""
     per_side = {}
     for side in SIDES:
         found = np.array([row[side][0] for row in rows])
@@ -106,11 +110,20 @@ def summarize(rows: List[Dict[str, tuple]], false_hands: int, args: argparse.Nam
         per_side[side] = {'frames': len(rows), 'found_share': float(found.mean()),
                           'mean_error_mm': float(np.nanmean(errors)) if found.any() else None,
                           'side_swaps': int(sum(row[side][2] for row in rows))}
-    both = np.mean([row['left'][0] and row['right'][0] for row in rows])
+    return per_side
+
+
+def both_found_share(rows: List[Dict[str, tuple]]) -> float:
+    """The share of :func:`match_hands` rows in which both sides were found."""
+    return float(np.mean([all(row[side][0] for side in SIDES) for row in rows]))
+
+
+def summarize(rows: List[Dict[str, tuple]], false_hands: int, args: argparse.Namespace) -> dict:
+    """Per-side and overall figures of :func:`run`'s rows."""
     return {'dataset': 'two_hands', 'arrangement': args.arrangement, 'seed': args.seed,
             'frames': len(rows), 'center': args.center, 'handedness': args.handedness,
-            'weights': str(args.weights), 'both_found_share': float(both),
-            'false_hands': false_hands, 'per_side': per_side, 'near_mm': NEAR_MM}
+            'weights': str(args.weights), 'both_found_share': both_found_share(rows),
+            'false_hands': false_hands, 'per_side': side_figures(rows), 'near_mm': NEAR_MM}
 
 
 def report(summary: dict) -> str:

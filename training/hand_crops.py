@@ -46,17 +46,19 @@ def frame_crops(sample, rng: np.random.Generator, cube_mm: float = DEFAULT_CUBE_
                                             max_candidates):
         if not detection:
             continue
-        label = 0
-        if palm is not None:
-            distance = float(np.linalg.norm(np.asarray(detection.center_mm) - palm))
-            if distance < HAND_MM:
-                label = 1
-            elif distance < OTHER_MM:
-                continue
-        _add(crops, labels, sample, detection.center_mm, cube_mm, label)
+        label = crop_label(detection.center_mm, [] if palm is None else [palm])
+        if label is not None:
+            _add(crops, labels, sample, detection.center_mm, cube_mm, label)
     if palm is not None:
         _add(crops, labels, sample, palm + rng.normal(0.0, JITTER_MM, 3), cube_mm, 1)
     return crops, labels
+
+
+def crop_label(center_mm, palms_mm: Sequence[np.ndarray]) -> Optional[int]:
+    """1 for a crop centred on one of the palms, 0 far from all of them, None in between."""
+    distances = [float(np.linalg.norm(np.asarray(center_mm) - palm)) for palm in palms_mm]
+    nearest = min(distances, default=np.inf)
+    return 1 if nearest < HAND_MM else 0 if nearest >= OTHER_MM else None
 
 
 def _add(crops: list, labels: list, sample, center_mm, cube_mm: float, label: int) -> None:

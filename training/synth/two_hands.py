@@ -88,21 +88,35 @@ def two_hand_frame(seed: int, index: int, arrangement: str = 'apart',
 
 
 def crossing_stream(seed: int, frames: int, config: SynthConfig = SynthConfig(),
-                    span_mm: float = 320.0) -> Iterator[TwoHandFrame]:
+                    span_mm: float = 320.0, back: bool = False) -> Iterator[TwoHandFrame]:
     """A stream in which the hands swap places: the right hand moves from the camera's left to
     its right, the left hand the other way, ``BEHIND_MM`` behind it (hidden by it for a few
     frames), poses fixed.
 
     :param frames: frames in the stream (at least 2)
     :param span_mm: each hand's path across, mm
+    :param back: the way back: the right hand from the camera's right to its left
     """
     left, right, rng = sample_pair(seed, 0, config)
     depth = rng.uniform(*DEPTH_RANGE_MM)
     for step in range(frames):
-        x = span_mm * (step / (frames - 1) - 0.5)
+        x = span_mm * (step / (frames - 1) - 0.5) * (-1.0 if back else 1.0)
         yield render_pair(place(left, (-x, 0.0, depth + BEHIND_MM)),
                           place(right, (x, 0.0, depth)), config,
                           f'two/{seed}/crossing/{step}')
+
+
+def back_and_forth(seed: int, frames: int, crossing_frames: int = 30,
+                   config: SynthConfig = SynthConfig()) -> Iterator[TwoHandFrame]:
+    """A stream of crossings there and back, each of ``crossing_frames`` frames by another
+    pair of hands (:func:`crossing_stream` of seeds ``seed``, ``seed + 1``, ...): where one
+    crossing ends the next one starts, so the hands never swap places between frames."""
+    for crossing in range(-(-frames // crossing_frames)):
+        length = min(crossing_frames, frames - crossing * crossing_frames)
+        stream = crossing_stream(seed + crossing, max(crossing_frames, 2), config,
+                                 back=crossing % 2 == 1)
+        for _, frame in zip(range(length), stream):
+            yield frame
 
 
 def render_pair(left: Scene, right: Scene, config: SynthConfig, name: str) -> TwoHandFrame:

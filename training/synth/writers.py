@@ -118,19 +118,27 @@ class Rosbag2Writer:
         :param stamp_ns: header stamp and bag time, nanoseconds
         :param sample: a full-frame sample
         """
+        self.write_frame(stamp_ns, sample.depth_mm, sample.intrinsics, sample.joints_mm)
+
+    def write_frame(self, stamp_ns: int, depth_mm: np.ndarray, intrinsics: Intrinsics,
+                    joints_mm: np.ndarray) -> None:
+        """Write a depth frame, its camera info and ground-truth joints stamped ``stamp_ns``.
+
+        :param joints_mm: (J, 3) joints, mm; a two-hand frame's left hand's, then its right's
+        """
         types = self.typestore.types
         header = self._header(stamp_ns)
-        depth = depth_to_uint16(sample.depth_mm)
+        depth = depth_to_uint16(depth_mm)
         height, width = depth.shape
         image = types['sensor_msgs/msg/Image'](
             header=header, height=height, width=width, encoding='16UC1', is_bigendian=0,
             step=2 * width, data=depth.astype('<u2').view(np.uint8).reshape(-1))
-        info = camera_info_message(types, header, sample.intrinsics)
+        info = camera_info_message(types, header, intrinsics)
         pose = types['geometry_msgs/msg/Pose']
         point, quaternion = types['geometry_msgs/msg/Point'], types['geometry_msgs/msg/Quaternion']
         poses = [pose(position=point(x=float(x), y=float(y), z=float(z)),
                       orientation=quaternion(x=0.0, y=0.0, z=0.0, w=1.0))
-                 for x, y, z in sample.joints_mm / 1000.0]
+                 for x, y, z in joints_mm / 1000.0]
         joints = types['geometry_msgs/msg/PoseArray'](header=header, poses=poses)
         for topic, message in ((DEPTH_TOPIC, image), (INFO_TOPIC, info), (JOINTS_TOPIC, joints)):
             data = self.typestore.serialize_cdr(message, self._connections[topic].msgtype)
