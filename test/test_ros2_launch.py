@@ -11,6 +11,7 @@ import os
 import re
 import time
 
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy comes with `make test` set-up')
@@ -105,8 +106,11 @@ def test_topic_hz_reports_the_stream_rate(launched, ros2_tools, tmp_path):
                                 (launch.process, camera, hz)), log.read_text()
     finally:
         interrupt_group(hz, timeout=10.0)
-    rate = float(re.findall(r'average rate: ([0-9.]+)', log.read_text())[-1])
-    print(f'ros2 topic hz: {rate:.2f} Hz for a {RATE_HZ:g} Hz stream')
+    # The median of the full-window reports: one stall of the shared machine (a 1.1 s gap once
+    # in CI) pulls a single report down without the node falling behind the stream.
+    rates = [float(r) for r in re.findall(r'average rate: ([0-9.]+)', log.read_text())]
+    rate = float(np.median(rates[2:]))
+    print(f'ros2 topic hz: {rate:.2f} Hz (median of {rates[2:]}) for a {RATE_HZ:g} Hz stream')
     assert abs(rate - RATE_HZ) <= 0.1 * RATE_HZ, log.read_text()
 
 
