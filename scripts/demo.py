@@ -264,7 +264,6 @@ def run_demo(args: argparse.Namespace) -> int:
                                         args.lockstep)
                 messages, foreign = session.recorder.answering(set(playback.stamps))
                 poses = hand_poses(messages['/hand_pose'])
-                arrays = hand_poses(messages['/hands'], HANDPOSE_ARRAY_TYPE)
         finally:
             stop_node(node)
         has_truth = topics.truth is not None and bool(playback.truth)
@@ -280,6 +279,7 @@ def run_demo(args: argparse.Namespace) -> int:
             tiles = _one_hand_tiles(bag, playback, results)
         else:
             from demo_two_hands import array_hands, two_hand_figures
+            arrays = hand_poses(messages['/hands'], HANDPOSE_ARRAY_TYPE)
             hands = {(a.header.stamp.sec, a.header.stamp.nanosec): array_hands(a)
                      for _, a in arrays}
             truth_mm = {stamp: 1000.0 * bag.decode_truth(raw)

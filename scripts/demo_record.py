@@ -33,6 +33,17 @@ class Received:
     raw: bytes  # the message's CDR, as it came over DDS
 
 
+def message_class(msgtype: str):
+    """The rclpy message class of one of :data:`RECORDED_TOPICS`' types."""
+    from tf2_msgs.msg import TFMessage
+    from visualization_msgs.msg import MarkerArray
+
+    from crossinfonet_ros.msg import HandPose, HandPoseArray
+    return {HANDPOSE_TYPE: HandPose, HANDPOSE_ARRAY_TYPE: HandPoseArray,
+            'tf2_msgs/msg/TFMessage': TFMessage,
+            'visualization_msgs/msg/MarkerArray': MarkerArray}[msgtype]
+
+
 class OutputRecorder:
     """Raw subscriptions to the node's outputs on an rclpy node; keeps every message."""
 
@@ -42,19 +53,14 @@ class OutputRecorder:
         :param node: an rclpy node spun by the caller
         """
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-        from tf2_msgs.msg import TFMessage
-        from visualization_msgs.msg import MarkerArray
-
-        from crossinfonet_ros.msg import HandPose, HandPoseArray
         # Reliable with a deep queue: a recorder must not lose what the node sent.
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
-        classes = {HANDPOSE_TYPE: HandPose, HANDPOSE_ARRAY_TYPE: HandPoseArray, 'tf2_msgs/msg/TFMessage': TFMessage,
-                   'visualization_msgs/msg/MarkerArray': MarkerArray}
         self.messages: Dict[str, List[Received]] = {topic: [] for topic in RECORDED_TOPICS}
         for topic, msgtype in RECORDED_TOPICS.items():
-            node.create_subscription(classes[msgtype], topic, self._keeper(topic), qos, raw=True)
+            node.create_subscription(message_class(msgtype), topic, self._keeper(topic), qos,
+                                     raw=True)
 
     def _keeper(self, topic: str):
         store = self.messages[topic]
@@ -79,18 +85,14 @@ class OutputRecorder:
         :returns: (topic -> kept messages, number of messages left out)
         """
         from rclpy.serialization import deserialize_message
-        from tf2_msgs.msg import TFMessage
-        from visualization_msgs.msg import MarkerArray
-
-        from crossinfonet_ros.msg import HandPose, HandPoseArray
 
         def headers(topic: str, raw: bytes):
-            if topic in ('/hand_pose', '/hands'):
-                kind = HandPose if topic == '/hand_pose' else HandPoseArray
-                return [deserialize_message(raw, kind).header]
+            message = deserialize_message(raw, message_class(RECORDED_TOPICS[topic]))
             if topic == '/tf':
-                return [t.header for t in deserialize_message(raw, TFMessage).transforms]
-            return [m.header for m in deserialize_message(raw, MarkerArray).markers]
+                return [t.header for t in message.transforms]
+            if topic == '/hand_markers':
+                return [m.header for m in message.markers]
+            return [message.header]
 
         kept, left_out = {}, 0
         for topic, items in self.messages.items():
@@ -110,9 +112,7 @@ def hand_poses(received: List[Received], kind: str = HANDPOSE_TYPE) -> list:
     """
     from rclpy.serialization import deserialize_message
 
-    from crossinfonet_ros.msg import HandPose, HandPoseArray
-    message_class = HandPose if kind == HANDPOSE_TYPE else HandPoseArray
-    return [(item, deserialize_message(item.raw, message_class)) for item in received]
+    return [(item, deserialize_message(item.raw, message_class(kind))) for item in received]
 
 
 def output_typestore():
