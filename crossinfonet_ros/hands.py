@@ -7,7 +7,8 @@ all their crops in one network run; then a free track looks for a new hand in wh
 hands leave. So a track never takes another's hand, a hand leaving does not disturb the other,
 and two crops of one hand (or a hand and its own forearm) count once. Two hands of one person
 have two sides: with ``handedness='auto'`` a new hand found beside a known one, or a tracked
-hand found again, is given the side the other leaves. While a hand is tracked, a free track
+hand found again, is given the side the other leaves (and a hand still voting on its side
+keeps the one it has). While a hand is tracked, a free track
 searches every ``search_every`` frames only (a search runs a batch of candidate crops through
 the network).
 """
@@ -30,6 +31,12 @@ MAX_HANDS = 2
 # With one hand tracked, the other is looked for every this many frames: picked up within
 # 50 ms at 60 Hz, at a third of the cost of a search on every frame.
 SEARCH_EVERY = 3
+# A hand newly found beside another must score at least this (mean heat-map confidence): the
+# person's head or body beside a real hand passes the hand classifier more often than a lone
+# object does. Every true second hand found afresh on seed 9100's two-hand renders (192)
+# scored >= 0.363 with the shipped weights, 29 false ones 0.43 (median); a head on real SR305
+# frames 0.17-0.39 (docs/detection.md). The scale is the weights': 0 turns it off.
+SECOND_HAND_SCORE = 0.35
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,8 +59,13 @@ class HandsPipeline:
     """Per-frame processing of up to ``max_hands`` tracked hands around one estimator."""
 
     def __init__(self, estimator: HandPoseEstimator, config: PipelineConfig,
-                 max_hands: int = 1, search_every: int = SEARCH_EVERY) -> None:
-        """:raises ValueError: ``max_hands`` not in 1..2, or the pipeline's own reasons"""
+                 max_hands: int = 1, search_every: int = SEARCH_EVERY,
+                 second_hand_score: float = SECOND_HAND_SCORE) -> None:
+        """:raises ValueError: ``max_hands`` not in 1..2, ``second_hand_score`` not in [0, 1),
+        or the pipeline's own reasons"""
+        if not 0.0 <= second_hand_score < 1.0:
+            raise ValueError(f'second_hand_score must be in [0, 1), got {second_hand_score}')
+        self.second_hand_score = second_hand_score
         if not 1 <= max_hands <= MAX_HANDS:
             raise ValueError(f'max_hands must be 1 or {MAX_HANDS}, got {max_hands}')
         if search_every < 1:
@@ -141,8 +153,17 @@ class HandsPipeline:
         for index in free:
             result = self.tracks[index].process(
                 work, intrinsics, time_s, self._new_side([hand.handedness for hand in found]))
+            if found and result.detected and result.hand_score < self.second_hand_score:
+                self.tracks[index].reset()
+                result = replace(HandResult(False, f'a second hand not hand-like enough (score '
+                                                   f'{result.hand_score:.2f} < '
+                                                   f'{self.second_hand_score:.2f})'),
+                                 timings_ms=result.timings_ms)
             if not self._keep(index, result, found, results, timings):
                 break  # the next search would look at the same depth
+            if len(found) > 1:  # a pair now: no track's side changes on its own any more
+                for track in self.tracks:
+                    track.end_side_vote()
             if index != free[-1]:
                 work = self._without(work, [result.native_m * 1000.0], intrinsics, timings,
                                      'search')

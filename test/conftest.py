@@ -127,3 +127,17 @@ def pytest_collection_modifyitems(config, items):
         for test in tests:
             if whole or 'ros2_tools' in getattr(test, 'fixturenames', ()):
                 test.add_marker(pytest.mark.ros)
+
+
+class CountingEstimator:
+    """A real estimator, with the size of every batch it is given recorded."""
+
+    def __init__(self, estimator):
+        self._estimator, self.batches = estimator, []
+
+    def __getattr__(self, name):
+        return getattr(self._estimator, name)
+
+    def estimate(self, crops, *args, **kwargs):
+        self.batches.append(len(crops))
+        return self._estimator.estimate(crops, *args, **kwargs)

@@ -17,7 +17,7 @@ from training.synth.placement import palm_center
 from training.synth.scene import render_frame
 from training.synth.two_hands import crossing_stream, two_hand_frame
 
-from conftest import ROOT
+from conftest import ROOT, CountingEstimator
 
 CLASSIFIER = ROOT / 'crossinfonet_ros' / 'weights' / 'hand_or_not.safetensors'
 LAYOUT = get_layout('hands2017')
@@ -116,20 +116,6 @@ def test_crossing_hands_keep_their_sides(estimator, seed):
     assert both >= 18, f'both hands in {both} of {frames} frames'
 
 
-class _CountingEstimator:
-    """The real estimator, with the size of every batch it is given recorded."""
-
-    def __init__(self, estimator):
-        self._estimator, self.batches = estimator, []
-
-    def __getattr__(self, name):
-        return getattr(self._estimator, name)
-
-    def estimate(self, crops, *args, **kwargs):
-        self.batches.append(len(crops))
-        return self._estimator.estimate(crops, *args, **kwargs)
-
-
 def test_two_hands_never_share_a_side(estimator):
     # Seed 5158: a hand lost and found again took the side of the other, still tracked one,
     # in 12 of 30 frames before the sides still tracked were taken into account.
@@ -141,7 +127,7 @@ def test_two_hands_never_share_a_side(estimator):
 
 
 def test_tracked_hands_share_one_network_run(estimator):
-    counting = _CountingEstimator(estimator)
+    counting = CountingEstimator(estimator)
     pipeline = HandsPipeline(counting, _config(estimator), max_hands=2)
     both_tracked = 0
     for step, frame in enumerate(crossing_stream(2, 12)):
@@ -179,3 +165,16 @@ def test_a_frame_without_hands_gives_none(estimator):
     assert found.hands == () and not found.primary.detected and found.reason
     with pytest.raises(ValueError, match='max_hands must be 1 or 2'):
         HandsPipeline(estimator, _config(estimator), max_hands=3)
+
+
+def test_a_second_hand_below_the_score_bar_is_not_taken(estimator):
+    frame = two_hand_frame(7, 0, 'apart')
+    open_bar = HandsPipeline(estimator, _config(estimator), max_hands=2, second_hand_score=0.0)
+    strict = HandsPipeline(estimator, _config(estimator), max_hands=2, second_hand_score=0.99)
+    both = open_bar.process(frame.depth_mm, D435_640X480, 0.0)
+    assert len(both.hands) == 2 and min(hand.hand_score for hand in both.hands) < 0.99
+    one = strict.process(frame.depth_mm, D435_640X480, 0.0)
+    assert len(one.hands) == 1 and one.hands[0].hand_score == max(h.hand_score for h in both.hands)
+    assert not strict.tracks[1].holds_hand  # the refused hand is not tracked either
+    with pytest.raises(ValueError, match='second_hand_score must be in'):
+        HandsPipeline(estimator, _config(estimator), max_hands=2, second_hand_score=1.0)

@@ -184,14 +184,15 @@ def test_auto_decides_the_side_on_a_fresh_detection_and_the_track_keeps_it(train
     # crossinfonet_ros.hand_fit for the rate).
     right = render_frame(4242, 0)
     left = render_frame(4242, 0, SynthConfig(left_hand_prob=1.0))
-    pipeline = make_pipeline(trained, handedness='auto')
+    pipeline = make_pipeline(trained, handedness='auto', side_vote_frames=1)
     for sample, side in ((right, 'right'), (left, 'left')):
         given = pipeline.estimate_at(sample.depth_mm, sample.intrinsics, sample.center_mm)
         assert given.handedness == side
         pipeline.reset()
         first = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
         assert first.detected and not first.tracked and first.handedness == side
-        # Tracked frames run only the track's side: one crop per network run.
+        # Tracked frames after the side vote (test_side_vote.py) run only the track's side:
+        # one crop per network run.
         calls = []
         run = trained.estimate
         trained.estimate = lambda crops: calls.append(len(crops)) or run(crops)

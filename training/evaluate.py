@@ -13,6 +13,11 @@ Two protocols for the crop centre:
   without tracking since the frames are independent). Frames where no hand is found count as
   failures and are left out of the mean.
 
+Tracked streams (synthetic, ``--stream FRAMES``): the frames come as moving-hand streams of
+that many frames at 30 Hz (:mod:`training.synth.motion`, third person), tracked as the node
+tracks them (the detector, ``--center detect``; a new stream starts a new track), so the side
+vote of ``--handedness auto`` over a track's first frames counts.
+
 Scenes (synthetic): ``--scene NAME``, a row of :data:`training.synth.scenes.SCENES` (viewpoint,
 share of left hands, ...; default ``third_person``, the renderer's defaults).
 
@@ -46,6 +51,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.hands import SECOND_HAND_SCORE
 from crossinfonet_ros.hand_classifier import HandClassifierError
 from crossinfonet_ros.pipeline import HANDEDNESS_MODES, HandPosePipeline, PipelineConfig
 from crossinfonet_ros.segmentation import HandDetectorConfig
@@ -87,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     add('--arrangement', choices=evaluate_two_hands.ARRANGEMENT_CHOICES, default='crossing',
         help="two_hands: 'crossing' (tracked streams of 30 frames, the hands swapping places), "
              "'apart' or 'close' (independent frames); default crossing")
+    add('--stream', type=int, default=0,
+        help='synthetic: tracked streams of this many frames (30 Hz) instead of single frames')
+    add('--side-vote-frames', type=int, default=PipelineConfig.side_vote_frames,
+        help="--handedness auto: a track's side is voted on over its first this many frames "
+             "(the node's side_vote_frames)")
     add('--scene', choices=tuple(SCENES), default='third_person',
         help='synthetic: the scene (training/synth/scenes.py; default third_person)')
     add('--hand', choices=HANDS,
@@ -97,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
              "'auto'")
     add('--classifier', default='',
         help="two_hands: the hand classifier file ('' = the shipped one, 'none' = off)")
+    add('--second-hand-score', type=float, default=SECOND_HAND_SCORE,
+        help='two_hands: the least heat-map score of a hand newly found beside another (the '
+             "node's second_hand_score; 0 = off)")
     add('--backend', default='torch', help='estimator backend (default torch, exact fp32)')
     add('--device', default='cpu', help='estimator device')
     add('--json', help='write the metrics here')
@@ -114,6 +128,10 @@ def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sa
         config = scene_config(args.scene, synth_config(cube_mm))
         probs = {None: (config.left_hand_prob,), 'right': (0.0,), 'left': (1.0,),
                  'both': (0.0, 1.0)}[args.hand]
+        if args.stream:
+            yield from _streams(args, replace(config, left_hand_prob=probs[0])
+                                if len(probs) == 1 else config, probs, layout)
+            return
         for index in range(args.num):
             for prob in probs:
                 sample = render_frame(args.seed, index, replace(config, left_hand_prob=prob))
@@ -136,6 +154,24 @@ def frames(args: argparse.Namespace, cube_mm: float, layout: str) -> Iterator[Sa
         yield dataset[index]
 
 
+def _streams(args: argparse.Namespace, config, probs: tuple, layout: str) -> Iterator[Sample]:
+    """``--num`` frames as streams of ``--stream`` frames, seeds ``--seed``, ``--seed`` + 1, ...
+    (each side of ``probs`` in turn for ``--hand both``)."""
+    from dataclasses import replace
+    from training.synth import convert_joints
+    from training.synth.motion import stream_frames
+    for stream in range(-(-args.num // args.stream)):
+        prob = probs[stream % len(probs)]
+        count = min(args.stream, args.num - stream * args.stream)
+        for _, sample in stream_frames(args.seed + stream, count, 30.0,
+                                       replace(config, left_hand_prob=prob)):
+            if layout != sample.layout:
+                sample.joints_mm = convert_joints(sample.joints_mm, layout)
+                sample.layout = layout
+            sample.name = f'stream/{stream}/{sample.name}'
+            yield sample
+
+
 def run(args: argparse.Namespace) -> dict:
     """Evaluate; return the metrics dict (plotted as --out says; main writes --json)."""
     estimator = HandPoseEstimator.from_weights(args.weights, device=args.device,
@@ -143,14 +179,19 @@ def run(args: argparse.Namespace) -> dict:
     cube = estimator.cube_mm
     layout = estimator.layout.name
     pipeline = HandPosePipeline(estimator, PipelineConfig(
-        HandDetectorConfig(cube_mm=cube), tracking=False, handedness=args.handedness))
+        HandDetectorConfig(cube_mm=cube), tracking=bool(args.stream),
+        handedness=args.handedness, side_vote_frames=args.side_vote_frames))
     predicted, truth, uvd, sides, decided = [], [], [], [], []
-    for sample in frames(args, cube, layout):
+    stream = None
+    for index, sample in enumerate(frames(args, cube, layout)):
         truth.append(np.asarray(sample.joints_mm, dtype=np.float64))
         sides.append(sample.side)
-        # Frames are independent: each is a fresh detection (no tracking state is kept).
-        if args.center == 'detect':
-            result = pipeline.process(sample.depth_mm, sample.intrinsics, 0.0)
+        if args.stream and sample.name.split('/')[1] != stream:
+            stream = sample.name.split('/')[1]
+            pipeline.reset()  # a new stream: a new track
+        # Single frames are independent: each is a fresh detection (no tracking state).
+        if args.center == 'detect' or args.stream:
+            result = pipeline.process(sample.depth_mm, sample.intrinsics, index / 30.0)
         else:
             result = pipeline.estimate_at(sample.depth_mm, sample.intrinsics, sample.center_mm)
         joints = (result.native_m * 1000.0 if result.detected
@@ -169,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
                                          'given (renderer / dataset centre)'),
                    backend=estimator.backend)
     if args.dataset == 'synthetic':
-        summary.update(seed=args.seed, scene=args.scene)
+        summary.update(seed=args.seed, scene=args.scene, stream=args.stream)
     else:
         summary.update(root=str(args.root), split=args.split)
     if args.out:
@@ -286,7 +327,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if two_hands and args.out:
             raise EvaluationError('--out (curves, per-joint bars) is not drawn for two_hands; '
                                   'use --json')
-        args.center = args.center or ('detect' if two_hands else 'given')
+        if not 0.0 <= args.second_hand_score < 1.0:
+            raise EvaluationError(f'--second-hand-score must be in [0, 1), got '
+                                  f'{args.second_hand_score}')
+        if args.side_vote_frames < 1:
+            raise EvaluationError(f'--side-vote-frames must be >= 1, got '
+                                  f'{args.side_vote_frames}')
+        if args.stream and (args.stream < 2 or args.dataset != 'synthetic'
+                            or args.center == 'given'
+                            or args.scene not in ('third_person', 'left')):
+            raise EvaluationError('--stream needs >= 2 frames, --dataset synthetic, the '
+                                  'detector (not --center given) and a third-person scene '
+                                  f'(third_person or left), got {args.stream}, '
+                                  f'{args.dataset}, {args.center}, {args.scene}')
+        args.center = args.center or ('detect' if two_hands or args.stream else 'given')
         args.handedness = args.handedness or ('auto' if two_hands else 'right')
         if not rendered and not (args.root and Path(args.root).is_dir()):
             raise EvaluationError(f'--dataset {args.dataset} needs --root pointing to a folder,'

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> dict:
     detector = HandDetectorConfig(cube_mm=estimator.cube_mm)
     gate = gate_from_setting(args.classifier, 0.0, SHIPPED_CLASSIFIER, estimator.cube_mm)
     config = PipelineConfig(detector, handedness=args.handedness, hand_gate=gate)
-    hands = HandsPipeline(estimator, config, max_hands=2)
+    hands = HandsPipeline(estimator, config, max_hands=2,
+                          second_hand_score=args.second_hand_score)
     single = HandPosePipeline(estimator, config)
     rows: List[Dict[str, tuple]] = []  # per frame: side -> (found right, error mm, swapped)
     false_hands, stream = 0, None

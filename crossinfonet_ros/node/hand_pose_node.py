@@ -366,12 +366,14 @@ class HandPoseNode(LifecycleNode):
                 one_euro_min_cutoff=self.params.one_euro_min_cutoff,
                 one_euro_beta=self.params.one_euro_beta,
                 handedness=self.params.handedness,
+                side_vote_frames=self.params.side_vote_frames,
                 hand_gate=gate_from_setting(
                     self.params.hand_classifier, self.params.hand_threshold,
                     find_shipped_weights(crossinfonet_ros.__path__, SHIPPED_HAND_CLASSIFIER),
                     cube_mm),
                 network_side=network_side if network_side in ('right', 'left') else 'right'),
-                max_hands=self.params.max_hands)
+                max_hands=self.params.max_hands,
+                second_hand_score=self.params.second_hand_score)
         except ValueError as error:
             raise ValueError(f'{path}: {error}') from None
 

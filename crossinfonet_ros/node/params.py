@@ -37,17 +37,25 @@ PARAMETERS = (
     ('tracking', True, 'Seed the hand search from the previous frame, fall back to detection'),
     ('refine_passes', 2, 'After a fresh detection, re-crop around the predicted palm centre '
                          'this many times (each costs one more inference)'),
-    ('handedness', 'auto', "The users' hand: 'auto' (decided on each fresh detection, kept "
-                           "while the hand is tracked; twice the crops on a detection), "
-                           "'right' or 'left'. A hand of the other side than the weights' "
-                           'runs mirrored; HandPose.handedness, the wrist frame and the '
-                           'marker colour follow it'),
+    ('handedness', 'auto', "The users' hand: 'auto' (decided on each fresh detection and voted "
+                           "on over the track's first side_vote_frames frames, then kept "
+                           "while the hand is tracked; twice the crops meanwhile), 'right' or "
+                           "'left'. A hand of the other side than the weights' runs mirrored; "
+                           'HandPose.handedness, the wrist frame and the marker colour follow '
+                           'it'),
+    ('side_vote_frames', 30, "handedness auto: frames of a new track whose surface fits of both "
+                             "sides are summed before its side is kept (1 = the detection "
+                             "alone decides; a second hand beside it ends the vote)"),
     ('max_hands', 1, 'Hands per frame, 1 or 2. With 2 the node tracks both hands of a user (one '
                      'left, one right with handedness auto), publishes them on `hands` '
                      '(HandPoseArray, left before right) and names their TF frames '
                      '<frame_prefix>/<side>/<joint>; hand_pose carries the hand tracked '
                      'longest. 1 keeps 60 Hz within reach: with one hand in view, 2 costs a '
                      'search for the other every few frames'),
+    ('second_hand_score', 0.35, 'max_hands 2: the least mean heat-map confidence of a hand '
+                                'newly found beside another (a head or body beside the hand '
+                                'scores lower; measured for the shipped weights, whose scale it '
+                                'is), 0..1; 0 = off'),
     # 'none' here so a node built without the params file (the tests, on random weights)
     # behaves as before; config/hand.yaml (launch file, demo) turns the shipped one on.
     ('hand_classifier', 'none', "Hand or not: the classifier file that decides whether the "
@@ -105,7 +113,9 @@ class NodeParams:
     tracking: bool  # seed from the previous frame
     refine_passes: int  # re-crops around the predicted palm centre after a detection
     handedness: str  # 'auto', 'right' or 'left'
+    side_vote_frames: int  # frames a new track's side is voted on (auto)
     max_hands: int  # hands per frame, 1 or 2
+    second_hand_score: float  # least heat-map score of a second hand found afresh
     hand_classifier: str  # classifier file; '' = shipped, 'none' = off
     hand_threshold: float  # P(hand) bar; 0 = the file's
     publish_tf: bool  # per-joint TF frames
@@ -141,8 +151,13 @@ class NodeParams:
         if self.handedness not in HANDEDNESS_MODES:
             problems.append(f'handedness must be one of {HANDEDNESS_MODES}, got '
                             f'{self.handedness!r}')
+        if not 1 <= self.side_vote_frames <= 300:
+            problems.append(f'side_vote_frames must be in 1..300, got {self.side_vote_frames}')
         if not 1 <= self.max_hands <= MAX_HANDS:
             problems.append(f'max_hands must be 1 or {MAX_HANDS}, got {self.max_hands}')
+        if not 0 <= self.second_hand_score < 1:
+            problems.append(f'second_hand_score must be in [0, 1) (0 = off), got '
+                            f'{self.second_hand_score}')
         if not 0 <= self.hand_threshold < 1:
             problems.append(f"hand_threshold must be in [0, 1) (0 = the classifier file's), "
                             f'got {self.hand_threshold}')

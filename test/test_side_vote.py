@@ -1,0 +1,91 @@
+"""handedness auto: a new track's side voted on over its first frames (both sides through the
+network, surface fits summed), on rendered moving-hand streams and the shipped weights."""
+
+import json
+
+import numpy as np
+import pytest
+
+from crossinfonet_ros.estimator import HandPoseEstimator
+from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.segmentation import HandDetectorConfig
+from training import evaluate
+from training.synth.motion import stream_frames
+from training.synth.scene import SynthConfig
+
+from conftest import ROOT, CountingEstimator
+
+WEIGHTS = ROOT / 'crossinfonet_ros' / 'weights' / 'hands2017_synth.safetensors'
+
+
+@pytest.fixture(scope='module')
+def estimator():
+    return HandPoseEstimator.from_weights(WEIGHTS, backend='onnxruntime')
+
+
+def _pipeline(estimator, votes: int) -> HandPosePipeline:
+    return HandPosePipeline(estimator, PipelineConfig(
+        HandDetectorConfig(cube_mm=estimator.cube_mm), handedness='auto',
+        side_vote_frames=votes))
+
+
+def _stream(seed: int, frames: int, left: bool):
+    return list(stream_frames(seed, frames, 30.0, SynthConfig(left_hand_prob=float(left))))
+
+
+def test_a_young_track_runs_both_sides_until_its_vote_ends(estimator):
+    counting = CountingEstimator(estimator)
+    pipeline = _pipeline(counting, votes=4)
+    tracked_batches = []
+    for time_s, sample in _stream(3, 8, left=False):
+        counting.batches.clear()
+        result = pipeline.process(sample.depth_mm, sample.intrinsics, time_s)
+        assert result.detected
+        if result.tracked:
+            tracked_batches.append(list(counting.batches))
+    # The fresh detection votes once; three tracked frames more, then one side per frame.
+    assert tracked_batches[:3] == [[2]] * 3 and tracked_batches[3:] == [[1]] * 4
+    once = _pipeline(CountingEstimator(estimator), votes=1)
+    for time_s, sample in _stream(3, 3, left=False):
+        once.estimator.batches.clear()
+        if once.process(sample.depth_mm, sample.intrinsics, time_s).tracked:
+            assert once.estimator.batches == [1]
+
+
+def test_a_second_hand_ends_the_vote_and_its_side_is_kept(estimator):
+    counting = CountingEstimator(estimator)
+    pipeline = _pipeline(counting, votes=10)
+    frames = _stream(4, 4, left=True)
+    pipeline.process(frames[0][1].depth_mm, frames[0][1].intrinsics, 0.0)
+    side = pipeline.side
+    for time_s, sample in frames[1:]:
+        counting.batches.clear()
+        other = 'left' if side == 'right' else 'right'
+        result = pipeline.process(sample.depth_mm, sample.intrinsics, time_s, new_side=other)
+        assert result.handedness == side
+    assert counting.batches == [1]  # the vote ended on the first frame with the other hand
+
+
+def test_the_vote_decides_the_side_of_more_frames_than_one_detection(tmp_path):
+    # Unseen stream seeds, 4 streams of 30 frames per side, tracked with the detector.
+    args = ['--weights', str(WEIGHTS), '--seed', '700', '--num', '240', '--stream', '30',
+            '--hand', 'both', '--handedness', 'auto', '--backend', 'onnxruntime']
+    shares = {}
+    for votes in (1, 30):
+        out = tmp_path / f'votes{votes}.json'
+        assert evaluate.main(args + ['--side-vote-frames', str(votes), '--json', str(out)]) == 0
+        summary = json.loads(out.read_text())
+        assert summary['center'].startswith('detect') and summary['stream'] == 30
+        shares[votes] = np.mean([summary['per_side'][side]['handedness_accuracy']
+                                 for side in ('right', 'left')])
+    assert shares[30] >= shares[1] + 0.05 and shares[30] >= 0.85, shares  # 0.75 -> 0.89
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--side-vote-frames', '0'], '--side-vote-frames must be >= 1'),
+    (['--stream', '10', '--center', 'given'], '--stream needs'),
+    (['--stream', '10', '--scene', 'egocentric'], '--stream needs'),
+])
+def test_evaluate_refuses_bad_vote_and_stream_options(argv, words, capsys):
+    assert evaluate.main(['--weights', str(WEIGHTS), '--num', '2'] + argv) == 2
+    assert words in capsys.readouterr().err
