@@ -41,7 +41,8 @@ bench: setup
 	     $(if $(DEVICE),--device $(DEVICE))
 
 soak: setup
-	@$(ENV) && python bench/soak.py --minutes $(MINUTES)
+	@$(ENV) && python bench/soak.py --minutes $(MINUTES) $(if $(RATE),--rate $(RATE)) \
+	  $(if $(HANDS),--hands $(HANDS))
 
 clean:
 	rm -rf ws .venv .venv-*

@@ -2,12 +2,13 @@
 
 Run after ``source scripts/env.sh`` (or ``make soak MINUTES=N``)::
 
-    python bench/soak.py --minutes N [--rate 30] [--loop-frames 300]
+    python bench/soak.py --minutes N [--rate 30] [--hands 1|2] [--loop-frames 300]
 
 Starts ``hand_pose_node`` (config/hand.yaml, the shipped weights) and a camera-driver process
 (bench/stream_publisher.py: a pre-rendered loop of a moving hand, 640x480 16UC1 plus camera info,
 RELIABLE publishers, re-stamped with the wall clock at each publication). This process counts
-the frames sent (from their camera infos, which carry the image's stamp), receives HandPose,
+the frames sent (from their camera infos, which carry the image's stamp), receives HandPose
+(``--hands 2``: two hands crossing and back, the node at ``max_hands:=2``, HandPoseArray),
 samples the node's RSS and CPU with psutil, and restarts the node if it exits (a crash).
 
 The measurement starts at the first answer (after start-up and the first inference). Latency is
@@ -37,11 +38,12 @@ import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 
-from crossinfonet_ros.msg import HandPose  # noqa: E402
+from crossinfonet_ros.msg import HandPose, HandPoseArray  # noqa: E402
 
 START_TIMEOUT_S = 120.0  # first answer (imports, weights, a first ONNX export if not cached)
 WARMUP_S = 30.0  # RSS is taken as the baseline this long after the first answer
 DRAIN_S = 1.0  # late answers still count
+SAME_HAND_M = 0.06  # crop centres of consecutive answers this near: one hand (side flips)
 # Goals (issue 8, part 2).
 MIN_ANSWERED_PCT = 99.5
 MAX_RSS_GROWTH_PCT = 5.0
@@ -59,23 +61,30 @@ class Soak:
         self.args = args
         self.log = log
         self.sent = {}  # stamp ns -> seen (from the camera info of each frame)
-        self.answers = {}  # stamp ns -> (latency ms, detected)
+        self.answers = {}  # stamp ns -> (latency ms, hands found)
+        self.side_flips = 0  # a hand near the previous answer's hand with the other side
+        self._previous = []  # (side, crop centre) of the last answer's hands
         self.rss = []  # (monotonic s, RSS bytes)
         self.crashes = 0
         self.node_cpu_s = 0.0  # CPU time of node processes that exited
         self._last_cpu_s = 0.0  # of the running node, at the last look
         self.probe = rclpy.create_node('soak_probe')
-        self.probe.create_subscription(HandPose, 'hand_pose', self._on_pose, 100)
+        if args.hands == 2:
+            self.probe.create_subscription(HandPoseArray, 'hands', self._on_hands, 100)
+        else:
+            self.probe.create_subscription(HandPose, 'hand_pose', self._on_pose, 100)
         self.probe.create_subscription(CameraInfo, 'depth/camera_info', self._on_info, 100)
         self.node_counters = {}  # the node's own totals, from its last /diagnostics
         self.probe.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self.node = self._start_node()
         self.camera = start_stream_process('--rate', str(args.rate), '--frames',
-                                           str(args.loop_frames), stdout=subprocess.DEVNULL,
-                                           stderr=log)
+                                           str(args.loop_frames), '--hands', str(args.hands),
+                                           stdout=subprocess.DEVNULL, stderr=log)
 
     def _start_node(self) -> psutil.Process:
-        child = start_node(*self.args.param, stdout=self.log, stderr=subprocess.STDOUT)
+        params = ((f'max_hands:={self.args.hands}',) if self.args.hands == 2 else ()) \
+            + tuple(self.args.param)
+        child = start_node(*params, stdout=self.log, stderr=subprocess.STDOUT)
         self.child = child
         return psutil.Process(child.pid)
 
@@ -89,8 +98,22 @@ class Soak:
                                       if kv.key.endswith('_total')}
 
     def _on_pose(self, msg: HandPose) -> None:
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        self.answers.setdefault(stamp, ((time.time_ns() - stamp) * 1e-6, msg.detected))
+        self._answer(msg.header.stamp, [msg] if msg.detected else [])
+
+    def _on_hands(self, msg: HandPoseArray) -> None:
+        self._answer(msg.header.stamp, list(msg.hands))
+
+    def _answer(self, stamp_msg, hands: list) -> None:
+        stamp = stamp_msg.sec * 10**9 + stamp_msg.nanosec
+        if stamp in self.answers:
+            return
+        self.answers[stamp] = ((time.time_ns() - stamp) * 1e-6, len(hands))
+        found = [(hand.handedness, np.array([hand.crop_center.x, hand.crop_center.y,
+                                             hand.crop_center.z])) for hand in hands]
+        for side, center in found:
+            near = [s for s, c in self._previous if np.linalg.norm(c - center) < SAME_HAND_M]
+            self.side_flips += bool(near) and side not in near
+        self._previous = found
 
     def _check_processes(self) -> None:
         if self.camera.poll() is not None:
@@ -175,7 +198,13 @@ class Soak:
             'minutes': round((end - start) / 60.0, 2), 'rate_hz': self.args.rate,
             'frames_sent': len(stamps), 'answered': len(answered),
             'answered_pct': round(answered_pct, 3),
-            'detected_pct': round(100.0 * sum(d for _, d in answered) / max(len(answered), 1), 2),
+            'hands': self.args.hands,
+            'detected_pct': round(100.0 * sum(n > 0 for _, n in answered)
+                                  / max(len(answered), 1), 2),
+            'both_hands_pct': (round(100.0 * sum(n == 2 for _, n in answered)
+                                     / max(len(answered), 1), 2) if self.args.hands == 2
+                               else None),
+            'side_flips': self.side_flips,
             'latency_first_minute': first, 'latency_last_minute': last,
             'p99_drift_pct': None if drift is None else round(drift, 1),
             'rss_after_warmup_mb': mb(rss_after), 'rss_end_mb': mb(rss_end),
@@ -202,6 +231,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--minutes', type=float, required=True)
     parser.add_argument('--rate', type=float, default=30.0, help='camera frame rate, Hz')
+    parser.add_argument('--hands', type=int, choices=(1, 2), default=1,
+                        help='2 = two hands crossing and back, node at max_hands:=2')
     parser.add_argument('--loop-frames', type=int, default=300,
                         help='rendered frames, cycled (300 = 10 s of motion at 30 Hz)')
     parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',

@@ -232,12 +232,15 @@ def main() -> int:
     parser.add_argument('--frames', type=int, default=60, help='length of the rendered loop')
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--scale', type=float, default=1.0, help='0.5 = 320x240 camera')
+    parser.add_argument('--hands', type=int, choices=(1, 2), default=1,
+                        help='2 = both hands crossing and back (640x480; --scale ignored)')
     argv = sys.argv[1:]
     # rclpy reads the ROS arguments from sys.argv itself.
     args = parser.parse_args(argv[:argv.index('--ros-args')] if '--ros-args' in argv else argv)
     sys.path.insert(0, str(ROOT))
     use_project_dds_defaults()
-    frames = render_loop(args.seed, args.frames, args.rate, args.scale)
+    frames = (two_hand_loop(args.seed, args.frames) if args.hands == 2
+              else render_loop(args.seed, args.frames, args.rate, args.scale))
     import rclpy
     rclpy.init()
     node = rclpy.create_node('fake_depth_camera')

@@ -67,9 +67,9 @@ def test_a_second_hand_ends_the_vote_and_its_side_is_kept(estimator):
 
 
 def test_the_vote_decides_the_side_of_more_frames_than_one_detection(tmp_path):
-    # Unseen stream seeds, 4 streams of 30 frames per side, tracked with the detector.
-    args = ['--weights', str(WEIGHTS), '--seed', '700', '--num', '240', '--stream', '30',
-            '--hand', 'both', '--handedness', 'auto', '--backend', 'onnxruntime']
+    # Unseen stream seeds, 2 streams of 30 frames per side, tracked with the detector.
+    args = ['--weights', str(WEIGHTS), '--seed', '700', '--num', '120', '--stream', '30',
+            '--hand', 'both', '--handedness', 'auto', '--backend', 'onnxruntime-int8']
     shares = {}
     for votes in (1, 30):
         out = tmp_path / f'votes{votes}.json'
@@ -78,7 +78,7 @@ def test_the_vote_decides_the_side_of_more_frames_than_one_detection(tmp_path):
         assert summary['center'].startswith('detect') and summary['stream'] == 30
         shares[votes] = np.mean([summary['per_side'][side]['handedness_accuracy']
                                  for side in ('right', 'left')])
-    assert shares[30] >= shares[1] + 0.05 and shares[30] >= 0.85, shares  # 0.75 -> 0.89
+    assert shares[30] >= shares[1] + 0.05 and shares[30] >= 0.85, shares  # 0.75 -> 0.88
 
 
 @pytest.mark.parametrize('argv, words', [
