@@ -10,6 +10,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from crossinfonet_ros.camera import D435_640X480  # noqa: E402
 from crossinfonet_ros.msg import HandPoseArray  # noqa: E402
 from crossinfonet_ros.node.ros_convert import encode_depth  # noqa: E402
+from training.synth.scene import render_frame  # noqa: E402
 from training.synth.two_hands import two_hand_frame  # noqa: E402
 
 from test_node_inprocess import Harness  # noqa: E402
@@ -74,3 +75,34 @@ def test_no_hand_gives_an_empty_array_and_clears_the_markers(harness):
                              for m in h.markers), what='markers')
     markers = [m for m in h.markers if m.markers[0].header.stamp == msg.header.stamp][0]
     assert [m.action for m in markers.markers] == [Marker.DELETEALL]
+
+
+def test_hands_leaving_coming_back_and_a_resolution_switch(harness):
+    # Issue 21's faults in short: the right hand alone, no hand, both again, and the camera
+    # switching to 320x240 and back mid-stream; every frame answered, never one side twice.
+    h = harness
+    two = h.frame.depth_mm
+    one = render_frame(31, 0).depth_mm  # one right hand, the same camera
+    empty = np.full((480, 640), 2500.0)
+
+    def stream(depths):
+        counts = []
+        for depth in depths:
+            msg = h.image(encode_depth(depth))
+            h.send(msg)
+            sides = [pose.handedness for pose in _array_for(h, msg).hands]
+            assert len(set(sides)) == len(sides), sides
+            counts.append(len(sides))
+        return counts
+
+    counts = stream([two] * 4 + [one] * 3 + [empty] * 2 + [two] * 4)
+    assert counts[3] == 2 and counts[6] >= 1 and counts[7:9] == [0, 0]
+    assert counts[-1] == 2, f'both hands back within 4 frames: {counts}'
+    small = D435_640X480.matrix() * np.array([[0.5], [0.5], [1.0]])
+    h.send_info(small, width=320, height=240)
+    try:
+        counts = stream([two[::2, ::2]] * 4)
+        assert counts[-1] >= 1, f'hands at 320x240: {counts}'
+    finally:
+        h.send_info(D435_640X480.matrix())
+    assert stream([two] * 4)[-1] == 2
