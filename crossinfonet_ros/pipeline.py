@@ -9,8 +9,9 @@ mirrored (:mod:`crossinfonet_ros.mirror`); with ``handedness='auto'`` each fresh
 crops run both ways in the same batch and the side whose skeleton fits the surface better
 (:mod:`crossinfonet_ros.hand_fit`) is taken, decided again on the re-centred crop; over the new
 track's first ``side_vote_frames`` frames both sides keep running and the fits are summed (a
-vote), then the side is kept for as long as the track lasts. Never raises on a depth frame of the camera's size: anything that keeps a
-hand from being found comes back as ``HandResult(detected=False, reason=...)``."""
+vote), then the side is kept for as long as the track lasts. Never raises on a depth frame of
+the camera's size: anything that keeps a hand from being found comes back as
+``HandResult(detected=False, reason=...)``."""
 
 from dataclasses import dataclass, field
 import time
@@ -269,7 +270,7 @@ class HandPosePipeline:
         the sides of two hands are a pair)."""
         self._votes = self.config.side_vote_frames
 
-    def _vote(self, attempts: list, time_s: float) -> list:
+    def _vote(self, attempts: list) -> list:
         """This frame's side vote from the tracked crop's attempts of both sides; returns the
         attempts with the side the vote stands at (the other side's dropped). A second hand in
         the frame (``new_side`` given) ends the vote: the sides of two hands are a pair."""
@@ -468,7 +469,7 @@ class HandPosePipeline:
             attempts = self._attempts(list(step.cropped), intrinsics, timings,
                                       measure_fit=voting, batch=batch)
             if voting:
-                attempts = self._vote(attempts, time_s)
+                attempts = self._vote(attempts)
             best, reason = self._best(attempts, reason)
             if best is not None and best.score >= self.config.lost_track_confidence:
                 checked = (best, self.config.hand_gate.check(best.crop))  # kept below
