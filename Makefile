@@ -42,7 +42,7 @@ bench: setup
 
 soak: setup
 	@$(ENV) && python bench/soak.py --minutes $(MINUTES) $(if $(RATE),--rate $(RATE)) \
-	  $(if $(HANDS),--hands $(HANDS))
+	  $(if $(HANDS),--hands $(HANDS)) $(if $(HOG),--hog $(HOG))
 
 clean:
 	rm -rf ws .venv .venv-*

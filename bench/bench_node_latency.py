@@ -5,7 +5,7 @@ Run after ``source scripts/env.sh``::
     python bench/bench_node_latency.py [--weights W.safetensors] [--backend B] [--device D]
         [--threads N] [--seconds 10] [--rate 30] [--transport both|profile|default]
         [--resolution 640x480 | --frames DIR|PNG --intrinsics fx,fy,cx,cy [--depth-scale S]]
-        [--hands 1|2] [--json OUT.json]
+        [--hands 1|2] [--hog N] [--json OUT.json]
 
 Starts ``hand_pose_node`` (the installed executable, this source tree first on PYTHONPATH, with
 config/hand.yaml: the node's default parameters unless --backend, --device or --threads say
@@ -26,12 +26,15 @@ publish with its way back. Without --weights: the shipped weights if installed, 
 random-init weights (same speed). ``--transport profile`` loads config/fastdds_profile.xml
 (unless one is set already) in both processes; ``default`` runs with Fast DDS defaults;
 ``both`` (the default) runs the benchmark once each way, in fresh processes (a process reads
-its profile once).
+its profile once). ``--hog N`` runs N busy processes, each pinned to one core
+(bench/cpu_hog.py), from the end of the warm-up to the end of the stream: another program
+taking cores while the node works.
 """
 
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 import re
 import signal
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import time
 
+from cpu_hog import start_cpu_hogs, stop_cpu_hogs
 from stream_publisher import ROOT, StreamPublisher, pace, start_node, use_project_dds_defaults
 
 sys.path.insert(0, str(ROOT))  # training (the renderer, the one-line parser) and the node code
@@ -103,6 +107,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add('--intrinsics', type=intrinsics, help='fx,fy,cx,cy of the --frames camera, pixels')
     add('--transport', choices=TRANSPORTS, default='both',
         help='Fast DDS profile: both (default), profile or default (none)')
+    add('--hog', type=int, default=0, metavar='N',
+        help='N busy processes, each pinned to one core, while the stream runs (default 0)')
     add('--json', type=Path, help='also write the figures to this file (one run)')
     args = parser.parse_args(argv)
     if args.hands == 2 and (args.frames is not None or args.resolution not in (None, (640, 480))):
@@ -117,6 +123,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         if args.intrinsics is None:
             parser.error('--frames needs --intrinsics fx,fy,cx,cy (the recording camera)')
         args.pngs = png_paths(args.frames, parser)
+    if not 0 <= args.hog <= len(os.sched_getaffinity(0)):
+        parser.error(f'--hog {args.hog}: this process may run on '
+                     f'{len(os.sched_getaffinity(0))} CPU(s)')
     if args.transport == 'both' and args.json:
         parser.error('--json writes one run: give --transport profile or default')
     return args
@@ -223,6 +232,7 @@ def main() -> int:
         sent[stamp] = (index, sent_ns)
         published.append(sent_ns)
 
+    hogs, exited = [], None
     try:
         # Warm-up: until the node answers (start-up, first inference, ONNX export if any).
         deadline = time.monotonic() + 120
@@ -235,6 +245,7 @@ def main() -> int:
                 sys.exit(f'hand_pose_node exited with {child.returncode}')
         if not answers:
             sys.exit('hand_pose_node did not answer within 120 s')
+        hogs = start_cpu_hogs(args.hog)
         warm = time.monotonic()
         for i in range(int(args.rate)):  # a second more of warm-up at the real rate
             publish(i)
@@ -249,11 +260,15 @@ def main() -> int:
         drain = time.monotonic() + 1.0
         while sent and time.monotonic() < drain:  # late answers still count
             rclpy.spin_once(node, timeout_sec=0.05)
+        exited = child.poll()
     finally:
+        stop_cpu_hogs(hogs)
         node.destroy_node()
         rclpy.shutdown()
         child.send_signal(signal.SIGINT)
         child.wait(timeout=10)
+    if exited is not None:
+        sys.exit(f'hand_pose_node exited with {exited} during the stream')
 
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
     figures = summary(answers, published, args.seconds, values)
@@ -262,9 +277,10 @@ def main() -> int:
               else 'two rendered hands crossing' if args.hands == 2 else 'rendered hand')
     figures.update(rate_hz=args.rate, seconds=args.seconds, resolution=size, source=source,
                    transport=args.transport, device=args.device, backend=args.backend,
-                   threads=args.threads)
+                   threads=args.threads, cpu_hogs=args.hog)
     print(f'frames sent: {count} at {args.rate:g} Hz over {args.seconds:g} s, {size} '
-          f'{source} (node parameters: config/hand.yaml, {node_overrides(args, "W")[1:]})')
+          f'{source} (node parameters: config/hand.yaml, {node_overrides(args, "W")[1:]})'
+          + (f', {args.hog} core(s) taken by CPU hogs' if args.hog else ''))
     print('\n'.join(report_lines(figures)))
     if values:
         print('node counters: ' + '  '.join(f'{k}={v}' for k, v in values.items()

@@ -2,7 +2,7 @@
 
 Run after ``source scripts/env.sh`` (or ``make soak MINUTES=N``)::
 
-    python bench/soak.py --minutes N [--rate 30] [--hands 1|2] [--loop-frames 300]
+    python bench/soak.py --minutes N [--rate 30] [--hands 1|2] [--hog N] [--loop-frames 300]
 
 Starts ``hand_pose_node`` (config/hand.yaml, the shipped weights) and a camera-driver process
 (bench/stream_publisher.py: a pre-rendered loop of a moving hand, 640x480 16UC1 plus camera info,
@@ -10,6 +10,8 @@ RELIABLE publishers, re-stamped with the wall clock at each publication). This p
 the frames sent (from their camera infos, which carry the image's stamp), receives HandPose
 (``--hands 2``: two hands crossing and back, the node at ``max_hands:=2``, HandPoseArray),
 samples the node's RSS and CPU with psutil, and restarts the node if it exits (a crash).
+``--hog N``: N busy processes, each pinned to one core (bench/cpu_hog.py), for the whole
+measurement: another program taking cores.
 
 The measurement starts at the first answer (after start-up and the first inference). Latency is
 image publication to HandPose reception. Goals (issue 8): answered >= 99.5 %, RSS growth after
@@ -28,6 +30,7 @@ import time
 
 import numpy as np
 
+from cpu_hog import start_cpu_hogs, stop_cpu_hogs
 from stream_publisher import ROOT, start_node, start_stream_process, use_project_dds_defaults
 
 sys.path.insert(0, str(ROOT))
@@ -66,6 +69,7 @@ class Soak:
         self._previous = []  # (side, crop centre) of the last answer's hands
         self.rss = []  # (monotonic s, RSS bytes)
         self.crashes = 0
+        self.hogs = []  # the CPU hogs' processes while the measurement runs
         self.node_cpu_s = 0.0  # CPU time of node processes that exited
         self._last_cpu_s = 0.0  # of the running node, at the last look
         self.probe = rclpy.create_node('soak_probe')
@@ -159,9 +163,11 @@ class Soak:
         start_ns, start = time.time_ns(), time.monotonic()
         cpu_start = self._cpu_s()
         self.rss.clear()
+        self.hogs = start_cpu_hogs(self.args.hog)
         self.spin(start + self.args.minutes * 60.0)
         end_ns, end = time.time_ns(), time.monotonic()
         cpu_end = self._cpu_s()
+        stop_cpu_hogs(self.hogs)
         self.camera.send_signal(signal.SIGINT)
         self.spin(time.monotonic() + DRAIN_S, watch=False)
         return self.summary(start_ns, end_ns, start, end, (cpu_end - cpu_start) / (end - start))
@@ -198,7 +204,7 @@ class Soak:
             'minutes': round((end - start) / 60.0, 2), 'rate_hz': self.args.rate,
             'frames_sent': len(stamps), 'answered': len(answered),
             'answered_pct': round(answered_pct, 3),
-            'hands': self.args.hands,
+            'hands': self.args.hands, 'cpu_hogs': self.args.hog,
             'detected_pct': round(100.0 * sum(n > 0 for _, n in answered)
                                   / max(len(answered), 1), 2),
             'both_hands_pct': (round(100.0 * sum(n == 2 for _, n in answered)
@@ -216,6 +222,7 @@ class Soak:
         }
 
     def close(self) -> None:
+        stop_cpu_hogs(self.hogs)
         for process in (self.camera, self.child):
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -233,6 +240,8 @@ def main() -> int:
     parser.add_argument('--rate', type=float, default=30.0, help='camera frame rate, Hz')
     parser.add_argument('--hands', type=int, choices=(1, 2), default=1,
                         help='2 = two hands crossing and back, node at max_hands:=2')
+    parser.add_argument('--hog', type=int, default=0, metavar='N',
+                        help='N busy processes, each pinned to one core, while it runs')
     parser.add_argument('--loop-frames', type=int, default=300,
                         help='rendered frames, cycled (300 = 10 s of motion at 30 Hz)')
     parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
@@ -240,6 +249,10 @@ def main() -> int:
     args = parser.parse_args()
     if not args.minutes > 0:
         print('soak: --minutes must be > 0', file=sys.stderr)
+        return 1
+    if not 0 <= args.hog <= len(os.sched_getaffinity(0)):
+        print(f'soak: --hog {args.hog}: this process may run on '
+              f'{len(os.sched_getaffinity(0))} CPU(s)', file=sys.stderr)
         return 1
     log = tempfile.NamedTemporaryFile('w', prefix='soak-node-', suffix='.log', delete=False)
     rclpy.init()

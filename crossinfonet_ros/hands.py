@@ -6,11 +6,12 @@ other hands cut out where they are expected (bones and forearm, :mod:`crossinfon
 all their crops in one network run; then a free track looks for a new hand in what the found
 hands leave. So a track never takes another's hand, a hand leaving does not disturb the other,
 and two crops of one hand (or a hand and its own forearm) count once. Two hands of one person
-have two sides: with ``handedness='auto'`` a new hand found beside a known one, or a tracked
+have two sides: with ``handedness='auto'`` a new hand found beside a tracked one, or a tracked
 hand found again, is given the side the other leaves (and a hand still voting on its side
-keeps the one it has). While a hand is tracked, a free track
-searches every ``search_every`` frames only (a search runs a batch of candidate crops through
-the network).
+keeps the one it has); two hands found in one frame each decide their side, and when both
+claim the same one the hand with the weaker evidence takes the other. While a hand is tracked,
+a free track searches every ``search_every`` frames only (a search runs a batch of candidate
+crops through the network).
 """
 
 from dataclasses import dataclass, field, replace
@@ -147,26 +148,68 @@ class HandsPipeline:
                 time_s: float, found: List[HandResult], results: Dict[int, HandResult],
                 timings: dict) -> None:
         """The ``free`` tracks look for new hands, one after the other, each without the
-        hands found before it."""
+        hands found before it. Beside a hand found afresh in this frame (``handedness`` auto)
+        the new hand decides its own side too; should both claim one side, the hand with the
+        weaker evidence takes the other (:meth:`_settle_pair`)."""
+        seen = depth_mm
         work = self._without(depth_mm, [hand.native_m * 1000.0 for hand in found], intrinsics,
                              timings, 'search')
         for index in free:
-            result = self.tracks[index].process(
-                work, intrinsics, time_s, self._new_side([hand.handedness for hand in found]))
+            open_pair = self._open_side(found)
+            new_side = None if open_pair else self._new_side([h.handedness for h in found])
+            result = self.tracks[index].process(work, intrinsics, time_s, new_side)
             if found and result.detected and result.hand_score < self.second_hand_score:
                 self.tracks[index].reset()
                 result = replace(HandResult(False, f'a second hand not hand-like enough (score '
                                                    f'{result.hand_score:.2f} < '
                                                    f'{self.second_hand_score:.2f})'),
                                  timings_ms=result.timings_ms)
+            if open_pair and result.detected and result.handedness == open_pair.handedness:
+                result = self._settle_pair(open_pair, seen, index, result, work, intrinsics,
+                                           time_s, found, results)
             if not self._keep(index, result, found, results, timings):
                 break  # the next search would look at the same depth
             if len(found) > 1:  # a pair now: no track's side changes on its own any more
                 for track in self.tracks:
                     track.end_side_vote()
             if index != free[-1]:
+                seen = work
                 work = self._without(work, [result.native_m * 1000.0], intrinsics, timings,
                                      'search')
+
+    def _open_side(self, found: List[HandResult]) -> Optional[HandResult]:
+        """The one hand found so far when its side is still open ('auto', found afresh in this
+        frame); None otherwise."""
+        if len(found) != 1 or self.config.handedness != 'auto':
+            return None
+        return found[0] if not found[0].tracked else None
+
+    def _settle_pair(self, first: HandResult, first_depth: np.ndarray, index: int,
+                     second: HandResult, second_depth: np.ndarray, intrinsics: Intrinsics,
+                     time_s: float, found: List[HandResult],
+                     results: Dict[int, HandResult]) -> HandResult:
+        """Both hands of a pair found afresh claim one side: the one with the weaker side
+        evidence (its left and right views' surface fits) takes the other, the second hand by
+        a new search as that side, the first by its crop run again as it. Returns the second
+        hand's result; the first's is replaced in ``found`` (or dropped, if it failed)."""
+        other = next(side for side in SIDES if side != second.handedness)
+        first_index = self._ids.index(first.track_id)
+        first_track, second_track = self.tracks[first_index], self.tracks[index]
+        if abs(second_track.side_evidence_mm) <= abs(first_track.side_evidence_mm):
+            # The search again as the side left over (as without a pair decision).
+            second_track.reset()
+            again = second_track.process(second_depth, intrinsics, time_s, other)
+            return _with_timings(again, second.timings_ms)
+        retaken = first_track.retake_side(first_depth, intrinsics, time_s, other,
+                                          first.hand_probability)
+        if retaken.detected:
+            found[found.index(first)] = results[first_index] = replace(
+                retaken, track_id=first.track_id, timings_ms={})
+        else:
+            found.remove(first)
+            self._ids[first_index] = 0
+            results[first_index] = retaken
+        return _with_timings(second, retaken.timings_ms)  # counted once, with the second's
 
     def _estimate_together(self, steps: list, timings: dict) -> List[Optional[Estimate]]:
         """Each step's share of one network run over all their crops (None: it has none)."""
@@ -227,6 +270,14 @@ class HandsPipeline:
                          layout.palm_center(joints))
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return work
+
+
+def _with_timings(result: HandResult, more: Dict[str, float]) -> HandResult:
+    """``result`` with ``more`` stage times added to its own."""
+    timings = dict(result.timings_ms)
+    for stage, ms in more.items():
+        timings[stage] = timings.get(stage, 0.0) + ms
+    return replace(result, timings_ms=timings)
 
 
 def _same_hand(a: HandResult, b: HandResult) -> bool:

@@ -205,6 +205,7 @@ class HandPosePipeline:
         # the frames that voted so far.
         self._side_evidence_mm = 0.0
         self._votes = 0
+        self._kept: Optional[_Attempt] = None  # the last frame's winning attempt
         # The segmentation's working arrays, reused frame after frame (one frame at a time).
         self._buffers = FrameBuffers()
 
@@ -231,6 +232,7 @@ class HandPosePipeline:
         self._side = None
         self._side_evidence_mm = 0.0
         self._votes = 0
+        self._kept = None
         if self._filter is not None:
             self._filter.reset()
 
@@ -251,7 +253,7 @@ class HandPosePipeline:
         """The sides to try: the track's, the one given for a new hand, the configured one, or
         both (network's first)."""
         if tracked and self._side is not None:
-            return SIDES if self._voting else (self._side,)
+            return SIDES if self.voting else (self._side,)
         if self._fresh_side is not None:
             return (self._fresh_side,)
         if self.config.handedness != 'auto':
@@ -260,10 +262,38 @@ class HandPosePipeline:
         return (network,) + tuple(side for side in SIDES if side != network)
 
     @property
-    def _voting(self) -> bool:
+    def voting(self) -> bool:
         """The tracked hand's side is still being voted on (``handedness: auto``)."""
         return (self.config.handedness == 'auto' and self._side is not None
                 and self._votes < self.config.side_vote_frames)
+
+    @property
+    def side_evidence_mm(self) -> float:
+        """How strongly the track's frames so far say its side: the summed left-view minus
+        right-view surface fits, mm (> 0: right; 0: none measured)."""
+        return self._side_evidence_mm
+
+    def retake_side(self, depth_mm: np.ndarray, intrinsics: Intrinsics, time_s: float,
+                    side: str, probability: float = float('nan')) -> HandResult:
+        """This frame's hand again as a ``side`` hand (the other hand of a pair took its side):
+        its last crop's centre run through the network as ``side``, the side kept from now on.
+
+        :param depth_mm: the depth the hand was found on this frame
+        :param probability: its hand gate's P(hand) this frame (the same place)
+        """
+        kept = self._kept
+        if kept is None:
+            raise RuntimeError('retake_side needs a hand found in this frame')
+        timings = dict.fromkeys(TIMED_STAGES, 0.0)
+        center_mm = side_points(kept.crop.center_mm, self._view(kept.side))
+        attempt = self._estimate_at(kept.detection, center_mm, check_side(side), depth_mm,
+                                    intrinsics, timings)
+        self.end_side_vote()
+        if isinstance(attempt, str):
+            self.reset()
+            return HandResult(False, attempt, timings_ms=timings)
+        return self._result(attempt, self._seed_mm, depth_mm.shape, timings, time_s,
+                            probability)
 
     def end_side_vote(self) -> None:
         """Keep the tracked hand's side from now on (e.g. a second hand was found beside it:
@@ -564,6 +594,7 @@ class HandPosePipeline:
         self._palm_mm = best.palm_mm if self._palm_trusted(best) else self._seed_mm
         self._joints_mm = best.joints_mm
         self._side = best.side
+        self._kept = best
         return HandResult(**dict(self._fields(best, shape, native_m), timings_ms=timings,
                                  hand_probability=probability))
 

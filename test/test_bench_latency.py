@@ -1,7 +1,9 @@
 """The node-latency benchmark's command line, its frame sources and the figures it derives
-(bench/bench_node_latency.py, bench/latency_report.py, bench/stream_publisher.py). The
-benchmark itself runs under ``make bench``; nothing here is timed."""
+(bench/bench_node_latency.py, bench/latency_report.py, bench/stream_publisher.py) and its CPU
+hogs (bench/cpu_hog.py). The benchmark itself runs under ``make bench``; nothing here is
+timed."""
 
+import os
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.cpu_hog import start_cpu_hogs, stop_cpu_hogs
 from bench.latency_report import BUDGET, Answer, backlog, budget, stale_answers, summary
 from bench.stream_publisher import camera_at, png_frames
 
@@ -38,6 +41,8 @@ def _run(script, *args):
     (('--depth-scale', '-1'), 'argument --depth-scale: expected a number > 0'),
     (('--hands', '3'), 'argument --hands: invalid choice'),
     (('--hands', '2', '--resolution', '848x480'), '--hands 2 streams its own 640x480 renders'),
+    (('--hog', '4096'), '--hog 4096: this process may run on'),
+    (('--hog', '-1'), '--hog -1: this process may run on'),
 ])
 def test_bad_arguments_exit_with_one_line(tmp_path, args, message):
     done = _run(BENCH, '--transport', 'profile',
@@ -46,6 +51,20 @@ def test_bad_arguments_exit_with_one_line(tmp_path, args, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('bench_node_latency.py: error: '), lines
     assert message in lines[0]
+
+
+def test_a_cpu_hog_is_pinned_to_the_last_usable_core_and_reaped():
+    cpus = sorted(os.sched_getaffinity(0))
+    hogs = start_cpu_hogs(1)
+    try:
+        assert len(hogs) == 1 and hogs[0].poll() is None
+        assert os.sched_getaffinity(hogs[0].pid) == {cpus[-1]}
+    finally:
+        stop_cpu_hogs(hogs)
+    assert hogs[0].returncode is not None
+    assert start_cpu_hogs(0) == []
+    with pytest.raises(ValueError, match=f'may run on {len(cpus)} CPU'):
+        start_cpu_hogs(len(cpus) + 1)
 
 
 def test_the_table_names_its_runs_when_asked_for_an_unknown_one():

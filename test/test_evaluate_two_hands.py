@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from training import evaluate
-from training.evaluate_two_hands import match_hands, two_hand_frames
-from training.synth.two_hands import crossing_stream, two_hand_frame
+from training.evaluate_two_hands import CAMERA, match_hands, two_hand_frames
+from training.synth.placement import palm_center
+from training.synth.two_hands import crossing_stream, hidden_stream, two_hand_frame
 
 
 
@@ -28,6 +29,32 @@ def test_crossing_streams_restart_every_thirty_frames():
     assert [index for index, _ in frames] == [0] * 30 + [1] * 5
     assert np.array_equal(frames[0][1].depth_mm, next(crossing_stream(8, 30)).depth_mm)
     assert np.array_equal(frames[30][1].depth_mm, next(crossing_stream(9, 5)).depth_mm)
+
+
+def _nearest_reading_mm(depth_mm: np.ndarray, point_mm: np.ndarray) -> float:
+    """The nearest depth reading around a point's pixel (5x5), mm."""
+    u = int(round(CAMERA.fx * point_mm[0] / point_mm[2] + CAMERA.cx))
+    v = int(round(CAMERA.fy * point_mm[1] / point_mm[2] + CAMERA.cy))
+    window = depth_mm[v - 2:v + 3, u - 2:u + 3]
+    return float(window[window > 0].min())
+
+
+def test_the_board_hides_the_left_palm_over_the_hidden_frames_only():
+    for step, frame in enumerate(hidden_stream(4, 20, (6, 12), slide=2)):
+        left, right = (palm_center(frame.joints_mm[side]) for side in ('left', 'right'))
+        hidden = _nearest_reading_mm(frame.depth_mm, left) < left[2] - 100.0  # board: 150 mm
+        assert hidden == (6 <= step < 12), f'frame {step}'
+        assert _nearest_reading_mm(frame.depth_mm, right) > right[2] - 60.0, 'right in view'
+    with pytest.raises(ValueError, match='do not fit'):
+        list(hidden_stream(4, 10, (1, 5), slide=2))
+
+
+def test_hidden_streams_are_tracked_streams_of_their_own_seeds():
+    frames = list(two_hand_frames(8, 40, 'hidden'))
+    assert [index for index, _ in frames] == [0] * 36 + [1] * 4
+    assert np.array_equal(frames[14][1].depth_mm,
+                          list(hidden_stream(8, 36, (12, 22)))[14].depth_mm)
+    assert np.array_equal(frames[36][1].depth_mm, next(hidden_stream(9, 36, (12, 22))).depth_mm)
 
 
 def test_two_hands_are_scored_per_side(trained_weights, tmp_path, capsys):

@@ -24,7 +24,7 @@ def harness(trained_weights):
     h = Harness(trained_weights, namespace='two_hands', max_hands=2, hand_classifier='')
     h.arrays = []
     h.probe.create_subscription(HandPoseArray, 'hands', h.arrays.append, 100)
-    h.frame = two_hand_frame(7, 0, 'apart')  # both hands found within 30 mm (test_hands.py)
+    h.frame = two_hand_frame(7, 2, 'apart')  # both hands found within 15 mm (torch, measured)
     h.send_info(D435_640X480.matrix())
     yield h
     h.node.destroy_node()

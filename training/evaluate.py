@@ -28,8 +28,8 @@ pipeline's (``right`` by default, the network's own side; ``left`` mirrors every
 decides each frame's side); the summary then holds the error per side and, for ``auto``, the
 share of frames whose side was decided right.
 
-Two hands (``--dataset two_hands --arrangement crossing|apart|close``): both hands of one person
-through the node's two-hand pipeline, per side (:mod:`training.evaluate_two_hands`).
+Two hands (``--dataset two_hands --arrangement crossing|hidden|apart|close``): both hands of one
+person through the node's two-hand pipeline, per side (:mod:`training.evaluate_two_hands`).
 
 Real frames without labels (``--dataset frames --root DIR --depth-scale S --intrinsics
 fx,fy,cx,cy``): where the node's joints land on the observed depth, and a contact sheet

@@ -1,8 +1,10 @@
 """Two-hand renders through the node's two-hand pipeline, per side:
-``python -m training.evaluate --dataset two_hands --arrangement crossing|apart|close``.
+``python -m training.evaluate --dataset two_hands --arrangement crossing|hidden|apart|close``.
 
 ``crossing``: streams of :data:`STREAM_FRAMES` frames in which the hands swap places (the left
 one passing behind the right), tracked as the node tracks them (``--num`` frames in all);
+``hidden``: streams of :data:`HIDDEN_FRAMES` frames, the hands apart and still while a board
+slides in front of the left one (hidden over frames :data:`HIDDEN`) and out again, tracked;
 ``apart`` / ``close``: independent frames with the palms 240-360 / 150-190 mm apart, each a fresh
 search (:mod:`training.synth.two_hands`). ``--center detect`` (the default here) runs
 :class:`~crossinfonet_ros.hands.HandsPipeline` with two hands and the node's hand classifier;
@@ -17,6 +19,7 @@ which it was found (labelled right, within :data:`NEAR_MM`), its mean joint erro
 from __future__ import annotations
 
 import argparse
+from itertools import islice
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -30,21 +33,28 @@ from crossinfonet_ros.segmentation import HandDetectorConfig
 from training.hand_or_not import SHIPPED as SHIPPED_CLASSIFIER
 from training.synth.placement import palm_center
 from training.synth.scene import SynthConfig
-from training.synth.two_hands import ARRANGEMENTS, crossing_stream, two_hand_frame
+from training.synth.two_hands import ARRANGEMENTS, crossing_stream, hidden_stream, \
+    two_hand_frame
 
-ARRANGEMENT_CHOICES = ('crossing',) + tuple(ARRANGEMENTS)
+ARRANGEMENT_CHOICES = ('crossing', 'hidden') + tuple(ARRANGEMENTS)
 STREAM_FRAMES = 30  # a crossing stream's length (one crossing in a second at 30 Hz)
+HIDDEN_FRAMES = 36  # a hidden stream's length: in view, hidden for a third of a second, back
+HIDDEN = (12, 22)  # its frames with the left palm behind the board
 NEAR_MM = 50.0  # a found hand this close (mean joint error) to a true hand is that hand
 CAMERA = SynthConfig().intrinsics  # the two-hand renders' camera
 
 
 def two_hand_frames(seed: int, count: int, arrangement: str) -> Iterator[tuple]:
-    """``(stream index, frame)`` pairs: crossing streams one after the other (a new stream: a
-    new track), or independent frames (each its own stream)."""
-    if arrangement == 'crossing':
-        for stream in range(-(-count // STREAM_FRAMES)):
-            length = min(STREAM_FRAMES, count - stream * STREAM_FRAMES)
-            for frame in crossing_stream(seed + stream, max(length, 2)):
+    """``(stream index, frame)`` pairs: crossing or hidden streams one after the other, of seeds
+    ``seed``, ``seed + 1``, ... (a new stream: a new track; the last one cut short), or
+    independent frames (each its own stream)."""
+    streams = {'crossing': (STREAM_FRAMES, lambda s, n: crossing_stream(s, max(n, 2))),
+               'hidden': (HIDDEN_FRAMES, lambda s, n: islice(
+                   hidden_stream(s, HIDDEN_FRAMES, HIDDEN), n))}
+    if arrangement in streams:
+        frames, make = streams[arrangement]
+        for stream in range(-(-count // frames)):
+            for frame in make(seed + stream, min(frames, count - stream * frames)):
                 yield stream, frame
         return
     for index in range(count):

@@ -1,5 +1,5 @@
-"""Two-hand scenes: both hands of one person facing the camera, apart, close together, or
-crossing each other in a stream.
+"""Two-hand scenes: both hands of one person facing the camera, apart, close together,
+crossing each other in a stream, or one hidden for a while behind a board passing in front.
 
 Each hand is a single-sample scene of its own (:func:`~training.synth.scene.sample_scene`, a
 right hand, and another one mirrored into a left hand), moved so that the palms sit side by side
@@ -15,7 +15,8 @@ import numpy as np
 
 from training.synth.clutter import Clutter
 from training.synth.placement import palm_center
-from training.synth.raster import Primitives, render_depth
+from training.synth.occluder import TAG_OCCLUDER
+from training.synth.raster import Primitives, boxes, render_depth
 from training.synth.scene import PosedHand, Scene, SynthConfig, mirror_scene, sample_scene, \
     sampling_camera
 from training.synth.sensor import apply_sensor
@@ -27,6 +28,8 @@ ARRANGEMENTS: Dict[str, Tuple[float, float]] = {
 }
 DEPTH_RANGE_MM = (420.0, 650.0)  # the palms' depth: both hands in a 640x480 view
 BEHIND_MM = 120.0  # in a crossing, the left hand passes this far behind the right one
+BOARD_HALF_MM = (80.0, 110.0, 5.0)  # the board of hidden_stream: 160 x 220 x 10 mm
+BOARD_FRONT_MM = 150.0  # it passes this far in front of the hidden hand's palm
 TWO_HAND_TAG = 0x32484E44  # '2HND': two-hand seeds apart from the single samples'
 
 
@@ -119,10 +122,40 @@ def back_and_forth(seed: int, frames: int, crossing_frames: int = 30,
             yield frame
 
 
-def render_pair(left: Scene, right: Scene, config: SynthConfig, name: str) -> TwoHandFrame:
-    """Render both hands, the right one's clutter and the sensor, full frame."""
+def hidden_stream(seed: int, frames: int, hidden: Tuple[int, int], slide: int = 4,
+                  config: SynthConfig = SynthConfig()) -> Iterator[TwoHandFrame]:
+    """Both hands apart and still while a board slides in front of the left hand from the
+    camera's right: it covers the left palm over frames ``hidden[0]`` to ``hidden[1] - 1``,
+    moving in over the ``slide`` frames before and out over the ``slide`` frames after; the
+    right hand stays in view.
+
+    :param hidden: ``(first, end)`` frames of the left palm covered
+    """
+    first, end = hidden
+    if not 0 <= first - slide and end + slide <= frames and first < end and slide >= 1:
+        raise ValueError(f'hidden {hidden} and slide {slide} do not fit {frames} frames')
+    left, right, rng = sample_pair(seed, 0, config)
+    depth = rng.uniform(*DEPTH_RANGE_MM)
+    gap = rng.uniform(*ARRANGEMENTS['apart'])
+    left = place(left, (gap / 2, 0.0, depth))
+    right = place(right, (-gap / 2, 0.0, depth))
+    palm = palm_center(left.hand.joints_mm)
+    # Out of the way: the board's near edge a hand's width (100 mm) past the palm.
+    away_mm = BOARD_HALF_MM[0] + 100.0
+    for step in range(frames):
+        covered = min(max((step - first + slide) / slide, 0.0), 1.0,
+                      max((end + slide - 1 - step) / slide, 0.0))
+        center = palm + (away_mm * (1.0 - covered), 0.0, -BOARD_FRONT_MM)
+        board = boxes(center[None], np.diag(BOARD_HALF_MM)[None], TAG_OCCLUDER)
+        yield render_pair(left, right, config, f'two/{seed}/hidden/{step}', board)
+
+
+def render_pair(left: Scene, right: Scene, config: SynthConfig, name: str,
+                extra: Primitives = Primitives()) -> TwoHandFrame:
+    """Render both hands, the right one's clutter, ``extra`` objects and the sensor, full
+    frame."""
     prims = Primitives.concatenate([left.hand.primitives, right.hand.primitives,
-                                    right.clutter.primitives(right.hand.elbow_mm)])
+                                    right.clutter.primitives(right.hand.elbow_mm), extra])
     rays = sampling_camera(config.intrinsics, config.intrinsics)
     depth, _ = render_depth(prims, rays)
     depth = apply_sensor(depth, rays, config.intrinsics.fx,
