@@ -127,6 +127,7 @@ def summary(answers: Sequence[Answer], published_ns: Sequence[int], seconds: flo
         'max_ms': max(latencies) if latencies else float('nan'),
         'first_second_p50_ms': first, 'last_second_p50_ms': last,
         'newest_checked': checked, 'stale': stale,
+        'missed': sorted(set(range(len(published_ns))) - {a.index for a in answers}),
         'budget_ms': budget(answers, node) if answers else {},
     }
 

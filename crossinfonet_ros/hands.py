@@ -134,7 +134,8 @@ class HandsPipeline:
             others += [self.tracks[i].expected_joints_mm() for i in holding[position + 1:]]
             work = self._without(depth_mm, others, intrinsics, timings, f'track{position}')
             steps.append(self.tracks[index].begin(work, intrinsics,
-                                                  steps[0].frame.plane if steps else None))
+                                                  steps[0].frame.plane if steps else None,
+                                                  time_s))
         batches = self._estimate_together(steps, timings)
         for position, (index, step, batch) in enumerate(zip(holding, steps, batches)):
             # Lost and found again in this frame: the side left by the hands found and by

@@ -38,6 +38,7 @@ _IDENTITY = (0.0, 0.0, 0.0, 1.0)
 # Keys of HandResult.timings_ms, ms per frame: 'network' is the estimator's call less its
 # decode (batching the crops included), 'decode' de-normalises joints and reads heat-maps.
 TIMED_STAGES = ('segment', 'crop', 'network', 'decode')
+SIDE_VOTE_MIN_FRAMES = 5  # votes before side_vote_margin_mm may end a vote
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,15 @@ class PipelineConfig:
     # tracked streams per side: 1 frame 90 / 80 % (right / left), 10: 94 / 90 %, 30: 94 / 95 %
     # (docs/handedness.md).
     side_vote_frames: int = 30
+    # The vote's frames are at least this far apart, s (stamps): a vote costs a second network
+    # run and two surface fits (~6 ms on 2 cores), more than a 60 Hz frame time has to spare
+    # every frame; 30 a second keeps a 30 Hz stream voting on every frame.
+    side_vote_interval_s: float = 0.03
+    # ... and it ends early once the summed fits differ by this much, mm, after at least
+    # SIDE_VOTE_MIN_FRAMES votes (0 = never). Chosen on seed 700's 80 streams (64 full votes):
+    # at 40 mm no vote ended on another side than all 30 frames gave, and half its frames
+    # were saved (docs/handedness.md).
+    side_vote_margin_mm: float = 40.0
     # Re-crops around the predicted palm centre after a fresh detection: the network was
     # trained on crops centred on the palm, and from a crop centred d mm off it predicts the
     # palm only ~0.45 d away from the crop centre (epoch-74 weights, 40 frames), so each pass
@@ -86,6 +96,11 @@ class PipelineConfig:
     # Hand or not: the kept crop must pass the hand classifier, else detected false
     # (hand_gate.py); the default, without a classifier, takes every crop for a hand.
     hand_gate: HandGate = field(default_factory=HandGate)
+    # A fresh detection's candidate whose crops the hand classifier gives less P(hand) than
+    # this runs through the network as one side only, not both (0 = off): half the losing
+    # candidates score ~0, and a fresh detection without a hand in view costs ~30 % less with
+    # the same answers (docs/detection.md).
+    candidate_hand_bar: float = 0.05
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare arrays ambiguously
@@ -151,6 +166,7 @@ class FrameStep:
     cropped: tuple = ()  # (detection, side, crop) of the tracked hand, for one network run
     reason: str = ''  # why the tracked hand could not be cropped
     moved_mm: Optional[np.ndarray] = None  # the tracked hand's segmented move since last frame
+    checks: Dict[int, Tuple[float, str]] = field(default_factory=dict)  # id(crop): hand gate's
 
     @property
     def crops(self) -> list:
@@ -179,6 +195,14 @@ class HandPosePipeline:
         check_side(config.network_side)
         if config.side_vote_frames < 1:
             raise ValueError(f'side_vote_frames must be >= 1, got {config.side_vote_frames}')
+        if not 0.0 <= config.candidate_hand_bar < 1.0:
+            raise ValueError(f'candidate_hand_bar must be in [0, 1), got '
+                             f'{config.candidate_hand_bar}')
+        if not config.side_vote_margin_mm >= 0.0:
+            raise ValueError(f'side_vote_margin_mm must be >= 0, got {config.side_vote_margin_mm}')
+        if not config.side_vote_interval_s >= 0.0:
+            raise ValueError(f'side_vote_interval_s must be >= 0, got '
+                             f'{config.side_vote_interval_s}')
         self.estimator = estimator
         self.config = config
         self.layout = estimator.layout
@@ -205,6 +229,7 @@ class HandPosePipeline:
         # the frames that voted so far.
         self._side_evidence_mm = 0.0
         self._votes = 0
+        self._last_vote_s: Optional[float] = None  # the stamp of the last frame that voted
         self._kept: Optional[_Attempt] = None  # the last frame's winning attempt
         # The segmentation's working arrays, reused frame after frame (one frame at a time).
         self._buffers = FrameBuffers()
@@ -232,6 +257,7 @@ class HandPosePipeline:
         self._side = None
         self._side_evidence_mm = 0.0
         self._votes = 0
+        self._last_vote_s = None
         self._kept = None
         if self._filter is not None:
             self._filter.reset()
@@ -249,11 +275,11 @@ class HandPosePipeline:
         timings['segment'] += (time.perf_counter() - started) * 1e3
         return found
 
-    def _sides(self, tracked: bool) -> tuple:
-        """The sides to try: the track's, the one given for a new hand, the configured one, or
-        both (network's first)."""
+    def _sides(self, tracked: bool, time_s: Optional[float] = None) -> tuple:
+        """The sides to try: the track's (both while a vote is due at ``time_s``), the one
+        given for a new hand, the configured one, or both (network's first)."""
         if tracked and self._side is not None:
-            return SIDES if self.voting else (self._side,)
+            return SIDES if self._vote_due(time_s) else (self._side,)
         if self._fresh_side is not None:
             return (self._fresh_side,)
         if self.config.handedness != 'auto':
@@ -266,6 +292,13 @@ class HandPosePipeline:
         """The tracked hand's side is still being voted on (``handedness: auto``)."""
         return (self.config.handedness == 'auto' and self._side is not None
                 and self._votes < self.config.side_vote_frames)
+
+    def _vote_due(self, time_s: Optional[float]) -> bool:
+        """The frame stamped ``time_s`` votes (None: any frame of a vote does); a stamp
+        earlier than the last vote's (a replayed bag) is due too."""
+        last = self._last_vote_s
+        return self.voting and (time_s is None or last is None or time_s < last
+                                or time_s - last >= self.config.side_vote_interval_s)
 
     @property
     def side_evidence_mm(self) -> float:
@@ -310,6 +343,10 @@ class HandPosePipeline:
             if all(np.isfinite(list(fits.values()))):
                 self._side_evidence_mm += fits['left'] - fits['right']
             self._votes += 1
+            margin = self.config.side_vote_margin_mm
+            if margin and self._votes >= SIDE_VOTE_MIN_FRAMES and \
+                    abs(self._side_evidence_mm) >= margin:
+                self._votes = self.config.side_vote_frames  # decided: the vote ends early
         else:
             self._votes = self.config.side_vote_frames
         side = self._side
@@ -327,8 +364,30 @@ class HandPosePipeline:
         it; the first new best reaching ``min_hand_confidence`` ends the choice) and the first
         reason a candidate failed."""
         cropped, reason = self._crops(candidates, depth_mm, intrinsics, timings, sides)
+        cropped = self._hand_like(cropped, timings)
         attempts = self._attempts(cropped, intrinsics, timings, measure_fit=len(sides) > 1)
         return self._best(attempts, reason, best)
+
+    def _hand_like(self, cropped: list, timings: dict) -> list:
+        """``cropped`` less the other side's crops of candidates the hand classifier rules out
+        (P(hand) of every crop of theirs below ``candidate_hand_bar``): those run through the
+        network once, as the first side; all crops without a classifier."""
+        gate, bar = self.config.hand_gate, self.config.candidate_hand_bar
+        if gate.classifier is None or bar <= 0.0 or len(cropped) < 2:
+            return cropped
+        started = time.perf_counter()
+        likeliest: Dict[int, float] = {}
+        for detection, _, crop in cropped:
+            key = id(detection)
+            likeliest[key] = max(likeliest.get(key, 0.0), gate.probability(crop.depth))
+        kept, seen = [], set()
+        for entry in cropped:
+            key = id(entry[0])
+            if likeliest[key] >= bar or key not in seen:
+                kept.append(entry)
+            seen.add(key)
+        timings['crop'] += (time.perf_counter() - started) * 1e3
+        return kept
 
     def _crops(self, candidates, depth_mm: np.ndarray, intrinsics: Intrinsics, timings: dict,
                sides: tuple):
@@ -424,12 +483,12 @@ class HandPosePipeline:
                     <= self.config.detector.cube_mm / 2)
 
     def _recentre(self, attempt: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
-                  timings: dict) -> '_Attempt':
-        """Re-crop on the predicted palm centre ``refine_passes`` times (a fresh detection's
+                  timings: dict, passes: int) -> '_Attempt':
+        """Re-crop on the predicted palm centre ``passes`` times (a fresh detection's
         centre is that of the visible surface; the network was trained on crops centred on the
         palm). A palm centre farther than half a cube from the detection is not trusted: the
         attempt so far is kept."""
-        for _ in range(self.config.refine_passes):
+        for _ in range(passes):
             if not self._palm_trusted(attempt):
                 break
             moved = self._estimate_at(attempt.detection, attempt.palm_mm, attempt.side,
@@ -450,19 +509,20 @@ class HandPosePipeline:
             ``handedness`` (e.g. the other side of a hand already found); a tracked hand keeps
             its own
         """
-        step = self.begin(depth_mm, intrinsics)
+        step = self.begin(depth_mm, intrinsics, time_s=time_s)
         batch = estimate_crops(self.estimator, step.crops, step.timings) if step.cropped \
             else None
         return self.finish(step, batch, time_s, new_side)
 
     def begin(self, depth_mm: np.ndarray, intrinsics: Intrinsics,
-              plane: Optional[Plane] = None) -> FrameStep:
+              plane: Optional[Plane] = None, time_s: Optional[float] = None) -> FrameStep:
         """The first half of :meth:`process`: the frame segmented and, while a hand is tracked,
         cropped around it. Run the step's crops through the network (together with other
         tracks' crops, :mod:`crossinfonet_ros.hands`) and pass the result to :meth:`finish`.
 
         :param plane: the dominant plane another track's step found on this image before
             something was cut out of it (``depth_mm``): reused, not fitted again
+        :param time_s: the frame's stamp, s (whether a side vote is due; None: it is)
         """
         started = time.perf_counter()
         frame = prepare_frame(depth_mm, intrinsics, self.config.detector, self._buffers, plane)
@@ -472,9 +532,19 @@ class HandPosePipeline:
             return FrameStep(depth_mm, intrinsics, frame, timings)
         tracked = self._segment(frame, depth_mm, intrinsics, timings, seeded=True)
         cropped, reason = self._crops([tracked], depth_mm, intrinsics, timings,
-                                      self._sides(tracked=True))
+                                      self._sides(tracked=True, time_s=time_s))
         moved = tracked.center_mm - self._seed_mm if tracked else None
-        return FrameStep(depth_mm, intrinsics, frame, timings, tuple(cropped), reason, moved)
+        # The hand gate needs no network: a track none of whose crops looks like a hand is
+        # detected afresh without running them (one network run less on a lost track).
+        checks = {}
+        for _, _, crop in cropped:
+            checks[id(crop)] = self.config.hand_gate.check(crop)
+            if not checks[id(crop)][1]:
+                break
+        else:
+            cropped = []
+        return FrameStep(depth_mm, intrinsics, frame, timings, tuple(cropped), reason, moved,
+                         checks)
 
     def expected_joints_mm(self, step: Optional[FrameStep] = None) -> Optional[np.ndarray]:
         """The tracked hand's joints before the network has seen this frame: last frame's,
@@ -500,9 +570,11 @@ class HandPosePipeline:
                                       measure_fit=voting, batch=batch)
             if voting:
                 attempts = self._vote(attempts)
+                self._last_vote_s = time_s
             best, reason = self._best(attempts, reason)
             if best is not None and best.score >= self.config.lost_track_confidence:
-                checked = (best, self.config.hand_gate.check(best.crop))  # kept below
+                checked = (best, step.checks.get(id(best.crop))
+                           or self.config.hand_gate.check(best.crop))  # kept below
         if checked is None or checked[1][1]:
             # No track, or a track that no longer looks like a hand: detect afresh.
             candidates = self._segment(frame, depth_mm, intrinsics, timings, seeded=False)
@@ -513,13 +585,16 @@ class HandPosePipeline:
             self.reset()
             return HandResult(False, reason, timings_ms=timings)
         if not (best.detection.seeded and self._palm_mm is not None):
-            best = self._recentre(best, depth_mm, intrinsics, timings)  # the winner only
-            # A new track: its side vote starts (none when the side is given or fixed).
+            # A new track: its side vote starts (none when the side is given or fixed). The
+            # last re-centring pass is the side decision's: both sides on that crop.
+            deciding = bool(self.config.refine_passes) and len(self._sides(tracked=False)) > 1
+            best = self._recentre(best, depth_mm, intrinsics, timings,
+                                  self.config.refine_passes - deciding)  # the winner only
             self._side_evidence_mm, self._votes = 0.0, self.config.side_vote_frames
-            if self.config.refine_passes and len(self._sides(tracked=False)) > 1:
+            if deciding:
                 best, self._side_evidence_mm = self._redecide(best, depth_mm, intrinsics,
                                                               timings)
-                self._votes = 1
+                self._votes, self._last_vote_s = 1, time_s
         probability, verdict = (checked[1] if checked and checked[0] is best
                                 else self.config.hand_gate.check(best.crop))
         if verdict:
@@ -544,10 +619,12 @@ class HandPosePipeline:
 
     def _redecide(self, best: '_Attempt', depth_mm: np.ndarray, intrinsics: Intrinsics,
                   timings: dict) -> Tuple['_Attempt', float]:
-        """Decide the side again on the re-centred crop, both sides in one batch: the palm
-        -centred crop is what the network was trained on, the detection's is not. Returns the
-        attempt and the side vote's first evidence (left minus right fit, mm; 0: none)."""
-        center_mm = side_points(best.crop.center_mm, self._view(best.side))
+        """The last re-centring pass, both sides in one batch, deciding the side again: the
+        palm-centred crop is what the network was trained on, the detection's is not (an
+        untrusted palm: ``best``'s own crop). Returns the attempt and the side vote's first
+        evidence (left minus right fit, mm; 0: none)."""
+        center_mm = (best.palm_mm if self._palm_trusted(best)
+                     else side_points(best.crop.center_mm, self._view(best.side)))
         cropped = []
         for side in self._sides(tracked=False):
             crop = self._crop_at(center_mm, side, depth_mm, intrinsics, timings)

@@ -2,6 +2,7 @@
 weights, and the checking command."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,11 +13,11 @@ from crossinfonet_ros.hand_classifier import (TENSORS, HandClassifier, HandClass
                                               load_classifier, save_classifier)
 from crossinfonet_ros.hand_gate import HandGate, gate_from_setting
 from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
-from crossinfonet_ros.segmentation import HandDetectorConfig
+from crossinfonet_ros.segmentation import HandDetectorConfig, detect_hand_candidates
 from training import hand_or_not
 from training.synth.scene import SynthConfig, render_frame
 
-from conftest import ROOT
+from conftest import ROOT, CountingEstimator
 
 WEIGHTS = ROOT / 'crossinfonet_ros' / 'weights' / 'hands2017_synth.safetensors'
 CLASSIFIER = ROOT / 'crossinfonet_ros' / 'weights' / 'hand_or_not.safetensors'
@@ -114,6 +115,29 @@ def test_no_hand_renders_answer_not_detected_and_hands_are_found(pipeline):
     assert sum(result.detected for result in hands) >= 5
     assert all(result.hand_probability >= pipeline.config.hand_gate.bar
                for result in hands if result.detected)
+
+
+def test_candidates_the_classifier_rules_out_run_as_one_side_only(pipeline):
+    counting = CountingEstimator(pipeline.estimator)
+    cut = HandPosePipeline(counting, pipeline.config)
+    every = HandPosePipeline(pipeline.estimator, replace(pipeline.config, candidate_hand_bar=0.0))
+    gate, fewer = pipeline.config.hand_gate, 0
+    for index in range(4):  # two renders without a hand, two with one
+        sample = render_frame(31, index, SynthConfig(no_hand_prob=float(index < 2)))
+        candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics,
+                                            cut.config.detector, cut.config.max_candidates)
+        crops, _ = cut._crops(candidates, sample.depth_mm, sample.intrinsics,
+                              dict(crop=0.0), ('right', 'left'))
+        likely = {id(d) for d, _, crop in crops
+                  if gate.probability(crop.depth) >= cut.config.candidate_hand_bar}
+        expected = sum(2 if key in likely else 1 for key in {id(d) for d, _, _ in crops})
+        counting.batches.clear()
+        ours = cut.process(sample.depth_mm, sample.intrinsics, 0.0)
+        assert counting.batches[0] == expected  # the candidates' batch
+        fewer += len(crops) - expected
+        theirs = every.process(sample.depth_mm, sample.intrinsics, 0.0)
+        assert ours.detected == theirs.detected
+    assert fewer > 0, 'no candidate was ruled out: the check checked nothing'
 
 
 def _rows(set_name, probabilities):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from crossinfonet_ros.estimator import HandPoseEstimator
-from crossinfonet_ros.pipeline import HandPosePipeline, PipelineConfig
+from crossinfonet_ros.pipeline import (SIDE_VOTE_MIN_FRAMES, HandPosePipeline,
+                                       PipelineConfig)
 from crossinfonet_ros.segmentation import HandDetectorConfig
 from training import evaluate
 from training.synth.motion import stream_frames
@@ -23,10 +24,10 @@ def estimator():
     return HandPoseEstimator.from_weights(WEIGHTS, backend='onnxruntime')
 
 
-def _pipeline(estimator, votes: int) -> HandPosePipeline:
+def _pipeline(estimator, votes: int, margin_mm: float = 0.0) -> HandPosePipeline:
     return HandPosePipeline(estimator, PipelineConfig(
         HandDetectorConfig(cube_mm=estimator.cube_mm), handedness='auto',
-        side_vote_frames=votes))
+        side_vote_frames=votes, side_vote_margin_mm=margin_mm))
 
 
 def _stream(seed: int, frames: int, left: bool):
@@ -50,6 +51,47 @@ def test_a_young_track_runs_both_sides_until_its_vote_ends(estimator):
         once.estimator.batches.clear()
         if once.process(sample.depth_mm, sample.intrinsics, time_s).tracked:
             assert once.estimator.batches == [1]
+
+
+def test_votes_are_a_frame_time_apart_at_60_hz_and_keep_their_count(estimator):
+    def tracked_batches(stamps):
+        counting = CountingEstimator(estimator)
+        pipeline = _pipeline(counting, votes=3)
+        batches = []
+        for time_s, (_, sample) in zip(stamps, _stream(3, len(stamps), left=False)):
+            counting.batches.clear()
+            result = pipeline.process(sample.depth_mm, sample.intrinsics, time_s)
+            assert result.detected
+            if result.tracked:
+                batches.append(list(counting.batches))
+        return batches
+
+    # The fresh detection votes at 0 s; then every other frame (>= 30 ms on) until three.
+    assert tracked_batches([i / 60.0 for i in range(9)]) == \
+        [[1], [2], [1], [2]] + [[1]] * 4
+    # Stamps going back (a bag played again) vote at once.
+    assert tracked_batches([1.0 - i / 60.0 for i in range(5)]) == [[2], [2], [1], [1]]
+
+
+def test_a_vote_clear_by_its_margin_ends_after_its_first_frames(estimator):
+    def tracked_batches(margin_mm, frames):
+        counting = CountingEstimator(estimator)
+        pipeline = _pipeline(counting, votes=30, margin_mm=margin_mm)
+        batches = []
+        for time_s, sample in _stream(3, frames, left=False):
+            counting.batches.clear()
+            if pipeline.process(sample.depth_mm, sample.intrinsics, time_s).tracked:
+                batches.append(list(counting.batches))
+        return batches, pipeline.side_evidence_mm
+
+    batches, evidence = tracked_batches(0.0, frames=9)  # no margin: every frame votes
+    assert batches == [[2]] * 8 and evidence != 0.0
+    # Half the nine votes' sum is reached by the ninth vote at the latest, never before the
+    # fifth: the first single-side frame follows.
+    batches, _ = tracked_batches(abs(evidence) / 2, frames=10)
+    first_single = batches.index([1])
+    assert SIDE_VOTE_MIN_FRAMES - 1 <= first_single <= 8
+    assert batches == [[2]] * first_single + [[1]] * (9 - first_single)
 
 
 def test_a_second_hand_ends_the_vote_and_its_side_is_kept(estimator):
