@@ -140,6 +140,23 @@ def test_candidates_the_classifier_rules_out_run_as_one_side_only(pipeline):
     assert fewer > 0, 'no candidate was ruled out: the check checked nothing'
 
 
+def test_a_track_the_gate_refuses_is_detected_afresh_without_its_network_run(pipeline):
+    counting = CountingEstimator(pipeline.estimator)
+    config = replace(pipeline.config, tracking=True, handedness='right', refine_passes=0)
+    track = HandPosePipeline(counting, config)
+    sample = render_frame(31, 0, SynthConfig())
+    assert track.process(sample.depth_mm, sample.intrinsics, 0.0).detected
+    assert track.holds_hand  # the same frame again: the track finds its hand where it was
+    # The same classifier with a bar no crop reaches: the tracked crop is refused unseen.
+    track.config = replace(config, hand_gate=HandGate(config.hand_gate.classifier, 0.9999))
+    counting.batches.clear()
+    result = track.process(sample.depth_mm, sample.intrinsics, 1 / 30)
+    candidates = detect_hand_candidates(sample.depth_mm, sample.intrinsics, config.detector,
+                                        config.max_candidates)
+    assert counting.batches == [len(candidates)]  # the candidates only, in one run
+    assert not result.detected and result.reason.startswith('not a hand')
+
+
 def _rows(set_name, probabilities):
     return [dict(set=set_name, name=f'{set_name}/{i}', detected=bool(p >= 0.5), found=True,
                  hand_probability=float(p), hand_score=0.5, reason='')
