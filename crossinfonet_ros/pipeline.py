@@ -373,19 +373,19 @@ class HandPosePipeline:
         (P(hand) of every crop of theirs below ``candidate_hand_bar``): those run through the
         network once, as the first side; all crops without a classifier."""
         gate, bar = self.config.hand_gate, self.config.candidate_hand_bar
-        if gate.classifier is None or bar <= 0.0 or len(cropped) < 2:
-            return cropped
+        if gate.classifier is None or bar <= 0.0 or \
+                len({id(detection) for detection, _, _ in cropped}) == len(cropped):
+            return cropped  # no classifier, or one side a candidate: nothing to leave out
         started = time.perf_counter()
-        likeliest: Dict[int, float] = {}
-        for detection, _, crop in cropped:
-            key = id(detection)
-            likeliest[key] = max(likeliest.get(key, 0.0), gate.probability(crop.depth))
-        kept, seen = [], set()
+        kept, likely = [], {}  # id(detection): a crop of it reached the bar
         for entry in cropped:
             key = id(entry[0])
-            if likeliest[key] >= bar or key not in seen:
+            if key not in likely:  # its first side runs in any case
+                likely[key] = gate.probability(entry[2].depth) >= bar
                 kept.append(entry)
-            seen.add(key)
+            elif likely[key] or gate.probability(entry[2].depth) >= bar:
+                likely[key] = True
+                kept.append(entry)
         timings['crop'] += (time.perf_counter() - started) * 1e3
         return kept
 
